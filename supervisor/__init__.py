@@ -1,0 +1,5 @@
+"""supervisor: an overnight supervisor for coding agents."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,72 @@
+"""The Agent interface: run(role, prompt, cwd, timeout, log_path) -> AgentRun.
+
+The supervisor decides what happened from what it observes (exit code, output, the diff); an
+adapter only reports what the CLI did. Failure kinds: timeout, stopped (state/STOP), not_logged_in,
+usage_limit, crashed, bad_output. ``no_change`` is decided by the chain, from the diff.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+FAILURE_KINDS = (
+    "timeout",
+    "stopped",
+    "not_logged_in",
+    "usage_limit",
+    "crashed",
+    "bad_output",
+    "no_change",
+)
+
+
+@dataclass
+class AgentRun:
+    name: str
+    exit_code: int | None
+    final_message: str
+    duration_s: float
+    failure: str | None = None  # one of FAILURE_KINDS, None on success
+    detail: str = ""  # what went wrong, in words
+    session_id: str | None = None
+    tokens: dict[str, int] = field(
+        default_factory=lambda: {"input": 0, "output": 0, "cached_input": 0}
+    )
+    cost_usd: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "exit_code": self.exit_code,
+            "session_id": self.session_id,
+            "tokens": self.tokens,
+            "cost_usd": self.cost_usd,
+        }
+
+
+@dataclass
+class RunControl:
+    """What the supervisor gives every agent run: STOP, the grace period, pid tracking."""
+
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    grace_s: float = 10.0
+    on_start: Callable[[int], None] | None = None
+
+
+class Agent(Protocol):
+    name: str
+
+    def run(
+        self,
+        role: str,
+        prompt: str,
+        cwd: Path,
+        timeout: float,
+        log_path: Path,
+        *,
+        item_id: str = "",
+    ) -> AgentRun: ...

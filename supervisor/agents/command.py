@@ -1,0 +1,93 @@
+"""The command adapter: any executable is an agent.
+
+The prompt arrives on stdin and in $SUPERVISOR_PROMPT_FILE; cwd is the worktree; $SUPERVISOR_ROLE,
+$SUPERVISOR_ITEM_ID and $SUPERVISOR_WORKTREE are set. Its stdout is its final message (and its raw
+output, kept as agent.jsonl); a non-zero exit is a crash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from supervisor import shell, store
+from supervisor.agents.base import AgentRun, RunControl
+from supervisor.redact import redact
+
+FINAL_MESSAGE_LIMIT = 64 * 1024
+
+
+class CommandAgent:
+    name = "command"
+
+    def __init__(self, argv: tuple[str, ...], control: RunControl) -> None:
+        self.argv = argv
+        self.control = control
+
+    def run(
+        self,
+        role: str,
+        prompt: str,
+        cwd: Path,
+        timeout: float,
+        log_path: Path,
+        *,
+        item_id: str = "",
+    ) -> AgentRun:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        prompt_file = log_path.parent / f"{role}-prompt.md"
+        store.write_text_atomic(prompt_file, prompt)
+        env = {
+            "SUPERVISOR_ROLE": role,
+            "SUPERVISOR_ITEM_ID": item_id,
+            "SUPERVISOR_WORKTREE": str(cwd),
+            "SUPERVISOR_PROMPT_FILE": str(prompt_file),
+        }
+        try:
+            r = shell.run(
+                self.argv,
+                cwd=cwd,
+                env=env,
+                input=prompt,
+                timeout=timeout,
+                check=False,
+                stop_event=self.control.stop_event,
+                grace_s=self.control.grace_s,
+                stdout_path=log_path,
+                on_start=self.control.on_start,
+            )
+        except shell.CommandError as e:  # the program is not there at all
+            return AgentRun(
+                self.name,
+                e.result.returncode,
+                "",
+                0.0,
+                "crashed",
+                f"could not start {self.argv[0]}: {e.result.stderr}",
+            )
+        redact_file(log_path)
+        if r.stderr.strip():
+            store.write_text_atomic(log_path.with_name(f"{role}-stderr.txt"), redact(r.stderr))
+        message = redact(r.stdout[-FINAL_MESSAGE_LIMIT:]).strip()
+        failure, detail = None, ""
+        if r.stopped:
+            failure, detail = "stopped", "stopped by state/STOP"
+        elif r.timed_out:
+            failure, detail = (
+                "timeout",
+                f"still running after {timeout:.0f}s; its process tree was killed",
+            )
+        elif r.returncode != 0:
+            failure = "crashed"
+            detail = f"exited with code {r.returncode}: {shell.tail(r.stderr.strip(), 500)}"
+        return AgentRun(self.name, r.returncode, message, r.duration_s, failure, redact(detail))
+
+
+def redact_file(path: Path) -> None:
+    """Rewrite an output file with secrets masked (only if anything needs masking)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    clean = redact(text)
+    if clean != text:
+        store.write_text_atomic(path, clean)

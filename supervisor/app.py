@@ -1,0 +1,97 @@
+"""The one place that builds the real dependencies (config, store, forge, workspace, agents)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from supervisor.agents import RunControl, build_agent
+from supervisor.chain import Deps
+from supervisor.config import AgentSpec, Config, load_config
+from supervisor.errors import UserError
+from supervisor.forge.base import Forge
+from supervisor.forge.local import LocalForge
+from supervisor.home import Home
+from supervisor.items import EventLog, ItemStore
+from supervisor.redact import redact
+from supervisor.workspace import Workspace
+
+
+def load(home: Home) -> Config:
+    return load_config(home.config_file)
+
+
+def item_store(home: Home) -> ItemStore:
+    return ItemStore(home.items_dir, EventLog(home.events_file))
+
+
+def build_forge(home: Home, cfg: Config) -> Forge:
+    if cfg.forge == "local":
+        return LocalForge(home.forge_dir)
+    raise UserError(
+        "forge: github is not part of this version yet; use forge: local "
+        "with a local clone of the repository as the target"
+    )
+
+
+def check_agent_available(role: str, spec: AgentSpec) -> None:
+    """A missing agent program is a configuration problem, not a failed attempt."""
+    if (
+        spec.name == "command"
+        and shutil.which(spec.command[0]) is None
+        and not Path(spec.command[0]).is_file()
+    ):
+        raise UserError(
+            f"agents.{role}: the program {spec.command[0]!r} is not installed or not "
+            "on PATH: install it, or give its full path in supervisor.yaml"
+        )
+
+
+def build_deps(home: Home, cfg: Config, control: RunControl) -> Deps:
+    worker = build_agent("worker", cfg.agents.worker, control)
+    if worker is None:
+        raise UserError("agents.worker cannot be none: the worker writes the changes")
+    check_agent_available("worker", cfg.agents.worker)
+    reviewer = build_agent("reviewer", cfg.agents.reviewer, control)
+    if reviewer is not None:
+        check_agent_available("reviewer", cfg.agents.reviewer)
+    return Deps(
+        home=home,
+        cfg=cfg,
+        items=item_store(home),
+        forge=build_forge(home, cfg),
+        workspace=Workspace(home, cfg),
+        worker=worker,
+        reviewer=reviewer,
+        control=control,
+    )
+
+
+class _RedactFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def setup_logging(home: Home, console: bool, verbose: bool = False) -> None:
+    """logs/supervisor.log (always) and stderr (unless running in the background)."""
+    root = logging.getLogger("supervisor")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        h.close()
+    home.logs.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"
+    )
+    handlers: list[logging.Handler] = [logging.FileHandler(home.log_file, encoding="utf-8")]
+    if console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for h in handlers:
+        h.setFormatter(fmt)
+        h.addFilter(_RedactFilter())
+        root.addHandler(h)
+    root.propagate = False

@@ -1,0 +1,231 @@
+"""The local forge: issues and pull requests as JSON files under state/forge/.
+
+    state/forge/issues/<n>.json   {number, title, body, state, labels, author, comments: [...]}
+    state/forge/pulls/<n>.json    {number, title, body, head, base, state, draft, merged_sha}
+
+Issues and pull requests share one number sequence, as on GitHub. A number is claimed by
+hard-linking a fully written temporary file to its final name, which fails if the name exists: two
+writers never get the same number and a crash never leaves a half-written issue.
+
+People use it by editing these files (or with `supervisor` commands in later versions); a file a
+person wrote by hand only needs ``title`` and ``labels``: everything else has a default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from supervisor import store
+from supervisor.errors import UserError
+from supervisor.forge.base import Comment, Issue, Pull
+from supervisor.ids import IssueNumber
+from supervisor.items import now_utc
+
+AUTHOR = "supervisor"
+_MARKER_LINE = re.compile(r"<!-- supervisor:[^>]*-->")
+
+
+class LocalForge:
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.issues_dir = root / "issues"
+        self.pulls_dir = root / "pulls"
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        doc = store.read_json(path, "forge")
+        if doc is None:
+            raise UserError(f"the local forge has no {path.parent.name[:-1]} {path.stem} ({path})")
+        return doc
+
+    def _docs(self, folder: Path) -> list[dict[str, Any]]:
+        docs = []
+        if folder.exists():
+            for path in sorted(
+                folder.glob("*.json"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0
+            ):
+                if path.stem.isdigit():
+                    doc = store.read_json(path, "forge")
+                    if doc is not None:
+                        docs.append(doc)
+        return docs
+
+    def _next_number(self) -> int:
+        numbers = [
+            int(p.stem)
+            for d in (self.issues_dir, self.pulls_dir)
+            if d.exists()
+            for p in d.glob("*.json")
+            if p.stem.isdigit()
+        ]
+        return max(numbers, default=0) + 1
+
+    def _create(self, folder: Path, doc: dict[str, Any]) -> dict[str, Any]:
+        folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            number = self._next_number()
+            doc = {**doc, "number": number, "schema_version": store.SCHEMA_VERSION}
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".new.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(store.dumps(doc))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, folder / f"{number}.json")
+                return doc
+            except FileExistsError:
+                continue
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    # -- issues -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _issue(doc: dict[str, Any]) -> Issue:
+        return Issue(
+            number=IssueNumber(int(doc["number"])),
+            title=str(doc.get("title", "")),
+            body=str(doc.get("body", "")),
+            state=str(doc.get("state", "open")),
+            labels=tuple(doc.get("labels", [])),
+            url=f"local:issues/{doc['number']}",
+            author=str(doc.get("author", "")),
+        )
+
+    def find_issue(self, marker_text: str) -> Issue | None:
+        for doc in self._docs(self.issues_dir):
+            if marker_text in str(doc.get("body", "")):
+                return self._issue(doc)
+        return None
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        doc = self._create(
+            self.issues_dir,
+            {
+                "title": title,
+                "body": body,
+                "state": "open",
+                "labels": labels,
+                "author": AUTHOR,
+                "created_at": now_utc(),
+                "comments": [],
+            },
+        )
+        return self._issue(doc)
+
+    def get_issue(self, number: IssueNumber) -> Issue:
+        return self._issue(self._read(self.issues_dir / f"{number}.json"))
+
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        return [
+            self._issue(d)
+            for d in self._docs(self.issues_dir)
+            if label in d.get("labels", []) and d.get("state", "open") == state
+        ]
+
+    def _update(self, folder: Path, number: int, **changes: Any) -> dict[str, Any]:
+        path = folder / f"{number}.json"
+        doc = self._read(path)
+        doc.update(changes)
+        doc.pop("schema_version", None)
+        store.write_json(path, doc)
+        return doc
+
+    def comment(self, number: int, body: str) -> Comment:
+        folder = (
+            self.issues_dir if (self.issues_dir / f"{number}.json").exists() else self.pulls_dir
+        )
+        doc = self._read(folder / f"{number}.json")
+        comments: list[dict[str, Any]] = list(doc.get("comments", []))
+        mark = _MARKER_LINE.search(body)
+        if mark:
+            for c in comments:
+                if mark.group(0) in str(c.get("body", "")):
+                    return _comment(c)
+        new = {
+            "id": max((int(c.get("id", 0)) for c in comments), default=0) + 1,
+            "author": AUTHOR,
+            "body": body,
+            "created_at": now_utc(),
+            "author_association": "NONE",
+        }
+        self._update(folder, number, comments=[*comments, new])
+        return _comment(new)
+
+    def list_comments(self, number: int, since_id: int = 0) -> list[Comment]:
+        folder = (
+            self.issues_dir if (self.issues_dir / f"{number}.json").exists() else self.pulls_dir
+        )
+        doc = self._read(folder / f"{number}.json")
+        return [_comment(c) for c in doc.get("comments", []) if int(c.get("id", 0)) > since_id]
+
+    def close_issue(self, number: IssueNumber, reason: str) -> None:
+        doc = self._read(self.issues_dir / f"{number}.json")
+        if doc.get("state") != "closed":
+            self._update(
+                self.issues_dir, number, state="closed", closed_reason=reason, closed_at=now_utc()
+            )
+
+    # -- pull requests ------------------------------------------------------------------------
+
+    @staticmethod
+    def _pull(doc: dict[str, Any]) -> Pull:
+        return Pull(
+            number=int(doc["number"]),
+            title=str(doc.get("title", "")),
+            head=str(doc["head"]),
+            base=str(doc["base"]),
+            state=str(doc.get("state", "open")),
+            draft=bool(doc.get("draft", False)),
+            merged_sha=doc.get("merged_sha"),
+            url=f"local:pulls/{doc['number']}",
+            body=str(doc.get("body", "")),
+        )
+
+    def find_pull(self, head: str) -> Pull | None:
+        found = [d for d in self._docs(self.pulls_dir) if d.get("head") == head]
+        return self._pull(found[-1]) if found else None
+
+    def create_pull(self, title: str, body: str, head: str, base: str, draft: bool) -> Pull:
+        doc = self._create(
+            self.pulls_dir,
+            {
+                "title": title,
+                "body": body,
+                "head": head,
+                "base": base,
+                "state": "open",
+                "draft": draft,
+                "merged_sha": None,
+                "created_at": now_utc(),
+                "comments": [],
+            },
+        )
+        return self._pull(doc)
+
+    def get_pull(self, number: int) -> Pull:
+        return self._pull(self._read(self.pulls_dir / f"{number}.json"))
+
+    def mark_pull_merged(self, number: int, sha: str) -> None:
+        self._update(
+            self.pulls_dir, number, state="merged", merged_sha=sha, draft=False, merged_at=now_utc()
+        )
+
+
+def _comment(c: dict[str, Any]) -> Comment:
+    return Comment(
+        id=int(c.get("id", 0)),
+        author=str(c.get("author", "")),
+        body=str(c.get("body", "")),
+        created_at=str(c.get("created_at", "")),
+        author_association=str(c.get("author_association", "NONE")),
+    )

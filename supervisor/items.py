@@ -1,0 +1,204 @@
+"""Items, their one state machine, and the store that saves them.
+
+The state machine is the table ``TRANSITIONS`` below and nothing else: :meth:`ItemStore.transition`
+refuses any move it does not list (a bug, raised as TransitionError), appends every move to the
+item's history and to logs/events.jsonl, and saves the item atomically before returning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from supervisor import store
+from supervisor.errors import StateCorrupt, TransitionError
+from supervisor.ids import IssueNumber, ItemId
+from supervisor.redact import redact
+
+log = logging.getLogger("supervisor.items")
+
+TERMINAL = frozenset({"merged", "closed_wontfix", "duplicate", "ignored", "failed"})
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"triaged", "duplicate", "ignored"}),
+    "triaged": frozenset(
+        {"analyzed", "awaiting_approval", "approved", "duplicate", "ignored", "closed_wontfix"}
+    ),
+    "analyzed": frozenset({"awaiting_approval", "approved", "closed_wontfix"}),
+    "awaiting_approval": frozenset({"approved", "closed_wontfix"}),
+    "approved": frozenset({"fixing", "closed_wontfix"}),
+    # fixing -> fixing: a failed attempt followed by the next one.
+    "fixing": frozenset({"fixing", "verifying", "failed", "closed_wontfix"}),
+    "verifying": frozenset({"reviewing", "fixing", "failed", "closed_wontfix"}),
+    "reviewing": frozenset({"publishing", "fixing", "failed", "closed_wontfix"}),
+    # publishing -> verifying: the base moved, the rebased candidate is proven again.
+    "publishing": frozenset({"pr_open", "verifying", "fixing", "failed", "closed_wontfix"}),
+    "pr_open": frozenset({"changes_requested", "merged", "closed_wontfix", "verifying"}),
+    "changes_requested": frozenset({"fixing", "failed", "closed_wontfix"}),
+    **{state: frozenset() for state in TERMINAL},
+}
+STATES = tuple(TRANSITIONS)
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Item:
+    id: ItemId
+    kind: str  # task | issue | flaky | regression | gate
+    title: str
+    state: str = "new"
+    body: str = ""
+    fingerprint: str = ""
+    source: dict[str, Any] = field(default_factory=dict)
+    issue: IssueNumber | None = None  # forge issue number
+    pull: int | None = None  # forge pull request number
+    base_sha: str | None = None  # the base the current candidate sits on
+    head_sha: str | None = None  # the current candidate
+    verified: dict[str, Any] | None = None  # {"base_sha", "head_sha", "gate": "fast"|"slow"}
+    feedback: str = ""  # what the next attempt must address
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    occurrences: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    created_at: str = field(default_factory=now_utc)
+    updated_at: str = field(default_factory=now_utc)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    @property
+    def branch(self) -> str:
+        if self.issue is None:
+            raise TransitionError(f"item {self.id} has no forge issue yet, so no branch")
+        return f"supervisor/issue-{self.issue}"
+
+    def current_attempt(self) -> dict[str, Any] | None:
+        return self.attempts[-1] if self.attempts else None
+
+    def counted_attempts(self) -> int:
+        """Attempts that count against the cap (interrupted ones do not)."""
+        return sum(1 for a in self.attempts if a.get("status") == "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Item:
+        known = set(cls.__dataclass_fields__)
+        data = {k: v for k, v in doc.items() if k in known}
+        item = cls(**data)
+        if item.state not in TRANSITIONS:
+            raise ValueError(f"unknown state {item.state!r}")
+        return item
+
+
+class EventLog:
+    """logs/events.jsonl: one JSON object a line, appended."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, event: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = redact(json.dumps({"time": now_utc(), **event}, sort_keys=True)) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line torn by a kill -9 is skipped, not fatal
+        return out
+
+
+class ItemStore:
+    def __init__(self, folder: Path, events: EventLog) -> None:
+        self.folder = folder
+        self.events = events
+
+    def path(self, item_id: str) -> Path:
+        return self.folder / f"{item_id}.json"
+
+    def get(self, item_id: str) -> Item | None:
+        doc = store.read_json(self.path(item_id), "item")
+        return None if doc is None else self._parse(self.path(item_id), doc)
+
+    def _parse(self, path: Path, doc: dict[str, Any]) -> Item:
+        try:
+            return Item.from_dict(doc)
+        except (TypeError, ValueError) as e:
+            aside = store.quarantine(path)
+            raise StateCorrupt(
+                f"item file {path} is not a valid item ({e}); moved aside to {aside.name}"
+            ) from e
+
+    def all(self) -> list[Item]:
+        """Every readable item, oldest first; unreadable files are moved aside and logged."""
+        items = []
+        if not self.folder.exists():
+            return []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                doc = store.read_json(path, "item")
+                if doc is not None:
+                    items.append(self._parse(path, doc))
+            except StateCorrupt as e:
+                log.error("%s", e)
+                self.events.append({"event": "state_corrupt", "file": str(path), "error": str(e)})
+        items.sort(key=lambda i: (i.created_at, i.id))
+        return items
+
+    def save(self, item: Item) -> None:
+        item.updated_at = now_utc()
+        store.write_json(self.path(item.id), item.to_dict())
+
+    def create(self, item: Item, reason: str) -> None:
+        item.history.append({"time": now_utc(), "from": None, "to": item.state, "reason": reason})
+        self.save(item)
+        self.events.append(
+            {
+                "event": "transition",
+                "item": item.id,
+                "from": None,
+                "to": item.state,
+                "reason": reason,
+            }
+        )
+
+    def transition(self, item: Item, to: str, reason: str, **figures: Any) -> None:
+        """Move item to state `to`; saved atomically before this returns."""
+        allowed = TRANSITIONS.get(item.state, frozenset())
+        if to not in allowed:
+            raise TransitionError(
+                f"item {item.id}: transition {item.state} -> {to} is not allowed "
+                f"(allowed: {', '.join(sorted(allowed)) or 'none, the state is terminal'})"
+            )
+        entry: dict[str, Any] = {"time": now_utc(), "from": item.state, "to": to, "reason": reason}
+        if figures:
+            entry["figures"] = figures
+        item.history.append(entry)
+        item.state = to
+        self.save(item)
+        self.events.append(
+            {
+                "event": "transition",
+                "item": item.id,
+                **{k: v for k, v in entry.items() if k != "time"},
+            }
+        )

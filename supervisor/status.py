@@ -1,0 +1,63 @@
+"""`supervisor status`: is it running, what is it doing, how many items in each state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from supervisor import app, store
+from supervisor.home import Home
+from supervisor.items import STATES
+from supervisor.process import ProcessState
+
+
+def collect(home: Home) -> dict[str, Any]:
+    proc = ProcessState(home)
+    running = proc.running()
+    last = proc.read() or {}
+    items = app.item_store(home).all() if home.items_dir.exists() else []
+    counts = Counter(i.state for i in items)
+    return {
+        "home": str(home.root),
+        "running": running is not None,
+        "pid": running.pid if running else None,
+        "phase": running.phase if running else None,
+        "item": running.item if running else None,
+        "started_at": running.started_at if running else last.get("started_at"),
+        "heartbeat": running.heartbeat if running else None,
+        "last_exit": None
+        if running
+        else {"at": last.get("exited_at"), "reason": last.get("exit_reason")},
+        "stop_requested": home.stop_file.exists(),
+        "counts": {s: counts[s] for s in STATES if counts[s]},
+        "total": len(items),
+        "corrupt_files": [str(p.relative_to(home.root)) for p in store.corrupt_files(home.state)],
+    }
+
+
+def render(s: dict[str, Any]) -> str:
+    lines = []
+    if s["running"]:
+        lines.append(f"running (pid {s['pid']}) since {s['started_at']}")
+        lines.append(f"phase: {s['phase']}" + (f", item: {s['item']}" if s["item"] else ""))
+        lines.append(f"heartbeat: {s['heartbeat']}")
+    else:
+        last = s["last_exit"] or {}
+        lines.append(
+            "not running"
+            + (f" (last exit {last['at']}: {last['reason']})" if last.get("at") else "")
+        )
+    if s["stop_requested"]:
+        lines.append(
+            "state/STOP is present: a running supervisor stops, `start` refuses "
+            "(rm state/STOP to clear it)"
+        )
+    if s["total"]:
+        lines.append(
+            f"items: {s['total']} (" + ", ".join(f"{k} {v}" for k, v in s["counts"].items()) + ")"
+        )
+    else:
+        lines.append("items: none yet")
+    for f in s["corrupt_files"]:
+        lines.append(f"warning: unreadable state file moved aside: {f}")
+    return "\n".join(lines)

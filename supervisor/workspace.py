@@ -1,0 +1,147 @@
+"""The workspace: the mirror, one issue worktree per item, and the gate worktree.
+
+worktrees/mirror.git   git clone --mirror of the target, fetched at the start of each chain
+worktrees/issue-<n>/   branch supervisor/issue-<n>: the only place a worker writes
+worktrees/gate/        detached at an exact base SHA plus the candidate: only the supervisor's
+                       gate commands run here
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from supervisor import git
+from supervisor.config import Config
+from supervisor.errors import UserError
+from supervisor.home import Home
+from supervisor.ids import IssueNumber, Sha
+
+log = logging.getLogger("supervisor.workspace")
+
+
+class Workspace:
+    def __init__(self, home: Home, cfg: Config) -> None:
+        self.home = home
+        self.cfg = cfg
+        self.mirror = home.mirror
+        self._base_branch: str | None = cfg.base_branch or None
+
+    # -- the target and the mirror ------------------------------------------------------------
+
+    def target_url(self) -> str:
+        if self.cfg.forge == "local":
+            path = self.cfg.target_path()
+            if not git.is_repo(path):
+                raise UserError(
+                    f"target {path} is not a git repository: set 'target' in "
+                    f"{self.home.config_file} to a local git repository"
+                )
+            return str(path)
+        return self.cfg.target
+
+    def local_target(self) -> Path | None:
+        """The target as a local repository, when it is one."""
+        path = self.cfg.target_path()
+        return path if self.cfg.forge == "local" or path.exists() else None
+
+    def ensure_mirror(self, fetch: bool = True) -> None:
+        if not (self.mirror / "HEAD").exists():
+            log.info("cloning the target into %s", self.mirror)
+            self.home.worktrees.mkdir(parents=True, exist_ok=True)
+            git.clone_mirror(self.target_url(), self.mirror)
+        elif fetch:
+            git.fetch(self.mirror)
+
+    @property
+    def base_branch(self) -> str:
+        if self._base_branch is None:
+            self._base_branch = git.default_branch(self.mirror)
+        return self._base_branch
+
+    def base_sha(self) -> Sha:
+        sha = git.try_rev_parse(self.mirror, f"refs/heads/{self.base_branch}")
+        if sha is None:
+            raise UserError(
+                f"the target has no branch '{self.base_branch}': set base_branch in "
+                f"{self.home.config_file}"
+            )
+        return sha
+
+    # -- issue worktrees ----------------------------------------------------------------------
+
+    def issue_worktree(self, issue: IssueNumber, base_sha: Sha) -> Path:
+        """The item's worktree on supervisor/issue-<n>, created at base_sha when new."""
+        path = self.home.issue_worktree(issue)
+        if (path / ".git").exists():
+            return path
+        branch = f"supervisor/issue-{issue}"
+        if path.exists():  # a folder left by an interrupted `worktree add`
+            shutil.rmtree(path)
+        try:
+            git.worktree_add(self.mirror, path, base_sha, branch=branch)
+        except git.GitError:
+            # The branch exists already (an earlier worktree was removed) or git still has the
+            # path registered from before a crash: repair, then check out the branch as it is.
+            git.git(self.mirror, "worktree", "prune", check=False)
+            if path.exists():
+                shutil.rmtree(path)
+            if git.branch_exists(self.mirror, branch):
+                git.worktree_add_existing_branch(self.mirror, path, branch)
+            else:
+                git.worktree_add(self.mirror, path, base_sha, branch=branch)
+        self._copy_files(path)
+        return path
+
+    def remove_issue_worktree(self, issue: IssueNumber, delete_branch: bool = True) -> None:
+        path = self.home.issue_worktree(issue)
+        if path.exists():
+            git.worktree_remove(self.mirror, path)
+            if path.exists():
+                shutil.rmtree(path)
+        git.git(self.mirror, "worktree", "prune", check=False)
+        if delete_branch:
+            git.delete_branch(self.mirror, f"supervisor/issue-{issue}")
+
+    # -- the gate worktree --------------------------------------------------------------------
+
+    def gate_checkout(self, base_sha: Sha, head_sha: Sha | None = None) -> Path:
+        """Reset the gate worktree to exactly base_sha, then apply the candidate head_sha on it.
+
+        The candidate must descend from base_sha (the chain rebases it first when the base moved),
+        so applying it is a fast-forward and the tree is exactly base + candidate.
+        """
+        gate = self.home.gate
+        if not (gate / ".git").exists():
+            if gate.exists():
+                shutil.rmtree(gate)
+            git.git(self.mirror, "worktree", "prune", check=False)
+            git.worktree_add(self.mirror, gate, base_sha)
+        if git.in_progress_operation(gate):
+            git.git(gate, "merge", "--abort", check=False)
+        git.checkout_detached(gate, base_sha)
+        git.reset_clean(gate, base_sha, ignored=True)
+        if head_sha and head_sha != base_sha:
+            if not git.is_ancestor(gate, base_sha, head_sha):
+                raise UserError(
+                    f"candidate {head_sha[:12]} does not descend from base "
+                    f"{base_sha[:12]}: it must be rebased before it is verified"
+                )
+            git.merge_ff_only(gate, head_sha)
+        self._copy_files(gate)
+        return gate
+
+    def _copy_files(self, dest: Path) -> None:
+        source = self.local_target()
+        if source is None:
+            return
+        for name in self.cfg.workspace.copy_files:
+            src = source / name
+            if src.is_file():
+                (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest / name)
+            else:
+                log.warning(
+                    "workspace.copy_files: %s does not exist in the target; not copied", src
+                )
