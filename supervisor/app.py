@@ -69,6 +69,13 @@ def build_deps(home: Home, cfg: Config, control: RunControl) -> Deps:
     )
 
 
+class _NotCommands(logging.Filter):
+    """Keep the console readable: the `$ cmd` lines go to the log file only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "supervisor.shell" or record.levelno >= logging.WARNING
+
+
 class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
@@ -89,7 +96,9 @@ def setup_logging(home: Home, console: bool, verbose: bool = False) -> None:
     )
     handlers: list[logging.Handler] = [logging.FileHandler(home.log_file, encoding="utf-8")]
     if console:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        stream = logging.StreamHandler(sys.stderr)
+        stream.addFilter(_NotCommands())
+        handlers.append(stream)
     for h in handlers:
         h.setFormatter(fmt)
         h.addFilter(_RedactFilter())

@@ -42,6 +42,7 @@ ACTIONABLE = (
     "changes_requested",
 )
 TRAILER = "Supervisor-Attempt"
+CHECKOFF = "Supervisor-Checkoff"
 
 
 @dataclass
@@ -114,6 +115,7 @@ class Chain:
         if self.cfg.sources.issues.label:
             found += sources.labelled_issues(self.d.forge, self.cfg.sources.issues.label)
         created = 0
+        known = len(list(self.d.items.folder.glob("*.json")))
         for c in found:
             if self.d.items.path(c.id).exists():
                 continue
@@ -125,6 +127,7 @@ class Chain:
                 source=c.source,
                 issue=c.issue,
                 fingerprint=c.id,
+                seq=known + created + 1,
             )
             self.d.items.create(item, f"found in {c.source.get('type')}")
             created += 1
@@ -240,8 +243,10 @@ class Chain:
         n = att["n"]
         wt = self.d.workspace.issue_worktree(item.issue, Sha(item.base_sha))
         tag = f"{TRAILER}: {item.id}#{n}"
-        if tag in git.head_message(wt):  # committed before a crash: the agent's work is done
-            self._candidate_ready(item, att, git.rev_parse(wt, "HEAD"))
+        if tag in git.head_message(wt) or (
+            CHECKOFF in git.head_message(wt) and tag in git.head_message(wt, "HEAD~1")
+        ):  # committed before a crash: the agent's work is done
+            self._candidate_ready(item, att, self._seal(item, wt))
             return
         if git.in_progress_operation(wt):
             git.git(wt, "rebase", "--abort", check=False)
@@ -279,10 +284,9 @@ class Chain:
                 item, failure, detail, f"The previous attempt failed ({failure}): {detail}"
             )
             return
-        self._check_off_task(item, wt)
         message = f"{item.title}\n\nItem {item.id}, attempt {n}.\n\n{tag}\n"
-        head = git.commit_all(wt, message)
-        assert head is not None
+        git.commit_all(wt, message)
+        head = self._seal(item, wt)
         self._candidate_ready(item, att, head)
 
     def _inspect_worktree(self, wt: Path, before: Sha) -> tuple[str | None, str]:
@@ -296,14 +300,21 @@ class Chain:
             return "no_change", "the agent changed nothing"
         return None, ""
 
-    def _check_off_task(self, item: Item, wt: Path) -> None:
-        if item.kind != "task":
-            return
-        spec = wt / str(item.source["file"])
-        if spec.is_file():
-            updated = sources.check_off(spec.read_text(encoding="utf-8"), str(item.source["text"]))
-            if updated is not None:
-                spec.write_text(updated, encoding="utf-8")
+    def _seal(self, item: Item, wt: Path) -> Sha:
+        """For a task, commit the check-off of its line on top of the change (once); the head.
+
+        The check-off is its own commit so that a rebase can drop and redo it: two tasks whose
+        lines are neighbours in the spec file would otherwise conflict on every rebase.
+        """
+        if item.kind == "task" and CHECKOFF not in git.head_message(wt):
+            spec = wt / str(item.source["file"])
+            if spec.is_file():
+                text = spec.read_text(encoding="utf-8")
+                updated = sources.check_off(text, str(item.source["text"]))
+                if updated is not None:
+                    spec.write_text(updated, encoding="utf-8")
+                    git.commit_all(wt, f"Check off: {item.title[:60]}\n\n{CHECKOFF}: {item.id}\n")
+        return git.rev_parse(wt, "HEAD")
 
     def _candidate_ready(self, item: Item, att: dict[str, Any], head: Sha) -> None:
         assert item.base_sha is not None
@@ -327,9 +338,12 @@ class Chain:
         att = item.current_attempt()
         assert att is not None
         if not commands:
-            log.warning(
-                "no %s gate commands configured: %s is not proven by any check", level, item.id
-            )
+            if level == "fast":
+                log.warning(
+                    "no fast gate configured (gate.fast): %s is not proven by any check", item.id
+                )
+            att.setdefault("gate", {})[level] = {"ok": True, "commands": []}
+            return GateOutcome(level, True, False, [])
         gate_wt = self.d.workspace.gate_checkout(Sha(item.base_sha), Sha(item.head_sha))
         outcome = run_gate(
             level,
@@ -482,6 +496,10 @@ class Chain:
         self.d.workspace.ensure_mirror(fetch=True)
         new_base = self.d.workspace.base_sha()
         wt = self.d.workspace.issue_worktree(item.issue, new_base)
+        if git.in_progress_operation(wt):  # a rebase interrupted by a crash
+            git.git(wt, "rebase", "--abort", check=False)
+        if CHECKOFF in git.head_message(wt):  # redone on top after the rebase, see _seal
+            git.reset_clean(wt, "HEAD~1")
         if not git.rebase(wt, new_base):
             git.reset_clean(wt, new_base)
             item.base_sha, item.head_sha, item.verified = new_base, None, None
@@ -495,7 +513,10 @@ class Chain:
                 "conflicted with it; make the change again on the new base.",
             )
             return
-        item.base_sha, item.head_sha, item.verified = new_base, git.rev_parse(wt, "HEAD"), None
+        item.base_sha, item.head_sha, item.verified = new_base, self._seal(item, wt), None
+        att = item.current_attempt()
+        if att is not None:
+            att.update(base_sha=new_base, head_sha=item.head_sha)
         self.d.items.transition(item, "verifying", f"{why}; rebased onto {new_base[:12]}")
 
     # -- attempts -----------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class Item:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     occurrences: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0  # the order items were found in, for a stable work order
     created_at: str = field(default_factory=now_utc)
     updated_at: str = field(default_factory=now_utc)
 
@@ -161,7 +162,7 @@ class ItemStore:
             except StateCorrupt as e:
                 log.error("%s", e)
                 self.events.append({"event": "state_corrupt", "file": str(path), "error": str(e)})
-        items.sort(key=lambda i: (i.created_at, i.id))
+        items.sort(key=lambda i: (i.created_at, i.seq, i.id))
         return items
 
     def save(self, item: Item) -> None:
