@@ -83,13 +83,18 @@ class _RedactFilter(logging.Filter):
         return True
 
 
+def teardown_logging() -> None:
+    root = logging.getLogger("supervisor")
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        h.close()
+
+
 def setup_logging(home: Home, console: bool, verbose: bool = False) -> None:
     """logs/supervisor.log (always) and stderr (unless running in the background)."""
     root = logging.getLogger("supervisor")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for h in list(root.handlers):
-        root.removeHandler(h)
-        h.close()
+    teardown_logging()
     home.logs.mkdir(parents=True, exist_ok=True)
     fmt = logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"

@@ -17,7 +17,7 @@ from typing import Any
 from supervisor import git, land, prompts, sources
 from supervisor.agents.base import Agent, RunControl
 from supervisor.config import Config
-from supervisor.errors import StopRequested, UserError
+from supervisor.errors import ChainHalted, StopRequested, UserError
 from supervisor.forge.base import Forge, marker
 from supervisor.gate import GateOutcome, run_gate
 from supervisor.home import Home
@@ -40,6 +40,11 @@ ACTIONABLE = (
     "publishing",
     "pr_open",
     "changes_requested",
+)
+TRIAGE = ("new", "triaged")
+UNREVIEWED = (
+    "The reviewer could not give a usable verdict on your change, so it was not accepted. "
+    "Check it once more against the task and improve it where you can."
 )
 TRAILER = "Supervisor-Attempt"
 CHECKOFF = "Supervisor-Checkoff"
@@ -67,6 +72,7 @@ class ChainReport:
     merged: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    worked: int = 0  # items taken past triage (what --max-items counts)
 
     @property
     def idle(self) -> bool:
@@ -77,6 +83,7 @@ class Chain:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
         self.cfg = deps.cfg
+        self.consecutive_failures = 0  # across the chains of one run
 
     # -- the pass -----------------------------------------------------------------------------
 
@@ -85,20 +92,45 @@ class Chain:
         self._phase("scan")
         self.d.workspace.ensure_mirror(fetch=True)
         report.new_items = self.scan()
+        everything = self.d.items.all()
+        for item in everything:  # triage: every new item gets its forge issue first
+            if item.state in TRIAGE:
+                self._check_stop()
+                self._advance_counted(item, report, only=TRIAGE)
         worked = 0
-        for item in self.d.items.all():
+        for item in everything:
             if item.state not in ACTIONABLE:
                 continue
             if max_items is not None and worked >= max_items:
                 break
             self._check_stop()
-            before = (item.state, len(item.history))
-            self.advance(item, report)
-            if (item.state, len(item.history)) != before:
-                report.advanced.append(item.id)
+            if self._advance_counted(item, report):
                 worked += 1
+        report.worked = worked
         self._phase("idle")
         return report
+
+    def _advance_counted(
+        self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None
+    ) -> bool:
+        before = (item.state, len(item.history))
+        self.advance(item, report, only)
+        if (item.state, len(item.history)) == before:
+            return False
+        if item.id not in report.advanced:
+            report.advanced.append(item.id)
+        if item.state == "merged":
+            self.consecutive_failures = 0
+        elif item.state == "failed":
+            self.consecutive_failures += 1
+            limit = self.cfg.limits.consecutive_failures
+            if self.consecutive_failures >= limit:
+                raise ChainHalted(
+                    f"{self.consecutive_failures} items failed in a row "
+                    f"(limits.consecutive_failures = {limit}); "
+                    "`supervisor items --state failed` lists them"
+                )
+        return True
 
     def scan(self) -> int:
         """Collect candidates from the sources; new ones become items (state new)."""
@@ -133,7 +165,7 @@ class Chain:
             created += 1
         return created
 
-    def advance(self, item: Item, report: ChainReport) -> None:
+    def advance(self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None) -> None:
         """Take one item as far as it can go in this chain, one saved step at a time."""
         self._phase("triage", item.id)
         if self._closed_by_person(item):
@@ -151,7 +183,7 @@ class Chain:
         }
         for _ in range(50):  # each step moves the item; the bound guards against a bug looping
             step = steps.get(item.state)
-            if step is None:
+            if step is None or (only is not None and item.state not in only):
                 break
             self._check_stop()
             before = (item.state, len(item.history))
@@ -404,15 +436,19 @@ class Chain:
             raise StopRequested("stopped while the reviewer ran")
         if git.rev_parse(wt, "HEAD") != item.head_sha or git.status(wt):
             git.reset_clean(wt, item.head_sha)
-            self._fail_attempt(item, "review_failed", "the reviewer changed the worktree", "")
+            self._fail_attempt(
+                item, "review_failed", "the reviewer changed the worktree", UNREVIEWED
+            )
             return
         if run.failure:
-            self._fail_attempt(item, "review_failed", f"reviewer {run.failure}: {run.detail}", "")
+            self._fail_attempt(
+                item, "review_failed", f"reviewer {run.failure}: {run.detail}", UNREVIEWED
+            )
             return
         try:
             verdict = parse_verdict(run.final_message)
         except BadVerdict as e:
-            self._fail_attempt(item, "review_failed", f"unusable verdict: {e}", "")
+            self._fail_attempt(item, "review_failed", f"unusable verdict: {e}", UNREVIEWED)
             return
         att["review"] = {
             "verdict": verdict.verdict,
@@ -489,6 +525,8 @@ class Chain:
         write_result(self.d.home, item, base, pr_url=self.d.forge.get_pull(item.pull).url)
         self.d.items.transition(item, "merged", f"fast-forwarded {base} to {item.head_sha[:12]}")
         self.d.workspace.remove_issue_worktree(item.issue)
+        # The next item starts from the base that now includes this change, not a stale one.
+        self.d.workspace.ensure_mirror(fetch=True)
 
     def _rebase(self, item: Item, why: str) -> None:
         """The base moved after verification: rebase the candidate and prove it again."""

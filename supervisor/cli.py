@@ -172,7 +172,10 @@ def start(
         args += ["--max-items", str(max_items)] if max_items else []
         return runner.start_background(home, args, click.echo)
     app.setup_logging(home, console=os.environ.get("SUPERVISOR_BACKGROUND") != "1")
-    return runner.start(home, cfg, runner.StartOptions(once, until_idle, max_items), click.echo)
+    try:
+        return runner.start(home, cfg, runner.StartOptions(once, until_idle, max_items), click.echo)
+    finally:
+        app.teardown_logging()
 
 
 @cli.command()

@@ -34,5 +34,9 @@ class TransitionError(Exception):
     """A forbidden item state transition was attempted: a bug, never a user error."""
 
 
+class ChainHalted(Exception):
+    """Too many items failed in a row: the chain stops and a person should look."""
+
+
 class StopRequested(Exception):
     """state/STOP appeared while a step was running."""

@@ -25,6 +25,7 @@ from supervisor.errors import (
     EXIT_OK,
     EXIT_USER,
     AlreadyRunning,
+    ChainHalted,
     StopRequested,
     UserError,
 )
@@ -99,29 +100,22 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
 def _loop(
     chain: Chain, cfg: Config, opts: StartOptions, watcher: StopWatcher, echo: Callable[[str], None]
 ) -> tuple[int, str]:
-    consecutive_failures = 0
     remaining = opts.max_items
     while True:
         try:
             report = chain.run(max_items=remaining)
         except StopRequested:
             return _stopped(watcher, echo)
+        except ChainHalted as e:
+            echo(f"stopping: {e}")
+            return EXIT_USER, str(e)
         if watcher.check():
             return _stopped(watcher, echo)
         for item_id in report.advanced:
-            echo(f"{item_id}: {chain.d.items.get(item_id).state}")  # type: ignore[union-attr]
-        consecutive_failures = 0 if report.merged else consecutive_failures
-        consecutive_failures += len(report.failed)
-        if consecutive_failures >= cfg.limits.consecutive_failures:
-            msg = (
-                f"stopping: {consecutive_failures} items failed in a row "
-                f"(limits.consecutive_failures = {cfg.limits.consecutive_failures}); "
-                "`supervisor items --state failed` lists them"
-            )
-            echo(msg)
-            return EXIT_USER, msg
+            item = chain.d.items.get(item_id)
+            echo(f"{item_id}: {item.state if item else '?'}")
         if remaining is not None:
-            remaining -= len(report.advanced)
+            remaining -= report.worked
             if remaining <= 0:
                 echo(f"stopping: --max-items {opts.max_items} reached")
                 return EXIT_OK, "max items reached"

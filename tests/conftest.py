@@ -72,7 +72,13 @@ def target(tmp_path: Path) -> Path:
     return make_target(tmp_path / "target", ["Create done/one.txt", "Create done/two.txt"])
 
 
-def init_home(home: Path, target: Path, *extra: str, worker: str | None = None) -> Path:
+def init_home(
+    home: Path,
+    target: Path,
+    *extra: str,
+    worker: str | None = None,
+    gate: str | None = "sh check.sh",
+) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     args = [
         "--home",
@@ -82,8 +88,7 @@ def init_home(home: Path, target: Path, *extra: str, worker: str | None = None) 
         str(target),
         "--worker",
         worker or f"{sys.executable} {WORKER}",
-        "--gate-fast",
-        "sh check.sh",
+        *(["--gate-fast", gate] if gate else []),
         *extra,
     ]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)

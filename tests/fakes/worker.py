@@ -18,6 +18,7 @@ FAKE_WORKER_LOG, when set, gets one line per run: "<item id> <role>".
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -63,7 +64,9 @@ def main() -> int:
         return 0
     path = Path(rest.split()[0].strip("`"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{verb} {rest}\n")
+    # What it writes depends on the whole prompt, so that a retry with feedback changes the file.
+    digest = hashlib.sha1(prompt.encode()).hexdigest()[:8]
+    path.write_text(f"{verb} {rest}\nprompt {digest}\n")
     if verb == "Selfcommit":
         subprocess.run(["git", "add", "-A"], check=True)
         subprocess.run(["git", "commit", "-qm", "worker commit"], check=True)
