@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import FAKES, git, init_home, make_target, run_cli
+
 from supervisor.items import TRANSITIONS
 
 
