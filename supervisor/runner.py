@@ -32,6 +32,7 @@ from supervisor.errors import (
 from supervisor.home import Home
 from supervisor.process import ProcessState
 from supervisor.stopwatch import StopWatcher
+from supervisor.workspace import Workspace
 
 log = logging.getLogger("supervisor.runner")
 
@@ -77,6 +78,7 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
         if proc.reap_orphans():
             echo("killed an agent process left behind by a supervisor that was killed")
         store.remove_stale_temp_files(home.state)
+        Workspace(home, cfg).remove_stale_locks()
         watcher = StopWatcher(home.stop_file)
         control = RunControl(
             stop_event=watcher.event, grace_s=cfg.agents.grace, on_start=proc.child_started

@@ -69,6 +69,22 @@ class Workspace:
             )
         return sha
 
+    def remove_stale_locks(self) -> list[Path]:
+        """Delete git lock files left in the mirror (and its worktrees) by a killed git.
+
+        Only called under the home's lock after orphaned agents were killed, when no git process
+        of ours can be running; the target's own repository is never touched.
+        """
+        removed = []
+        if self.mirror.exists():
+            for lock in self.mirror.rglob("*.lock"):
+                if "objects" not in lock.relative_to(self.mirror).parts:
+                    lock.unlink(missing_ok=True)
+                    removed.append(lock)
+        for lock in removed:
+            log.warning("removed a stale git lock left by an interrupted run: %s", lock)
+        return removed
+
     # -- issue worktrees ----------------------------------------------------------------------
 
     def issue_worktree(self, issue: IssueNumber, base_sha: Sha) -> Path:
