@@ -76,6 +76,12 @@ class _NotCommands(logging.Filter):
         return record.name != "supervisor.shell" or record.levelno >= logging.WARNING
 
 
+class _ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
 class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
@@ -96,16 +102,17 @@ def setup_logging(home: Home, console: bool, verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     teardown_logging()
     home.logs.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"
+    file_handler = logging.FileHandler(home.log_file, encoding="utf-8")
+    file_handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
     )
-    handlers: list[logging.Handler] = [logging.FileHandler(home.log_file, encoding="utf-8")]
+    handlers: list[logging.Handler] = [file_handler]
     if console:
         stream = logging.StreamHandler(sys.stderr)
         stream.addFilter(_NotCommands())
+        stream.setFormatter(_ConsoleFormatter())
         handlers.append(stream)
     for h in handlers:
-        h.setFormatter(fmt)
         h.addFilter(_RedactFilter())
         root.addHandler(h)
     root.propagate = False

@@ -74,6 +74,13 @@ class ChainReport:
     blocked: list[str] = field(default_factory=list)
     worked: int = 0  # items taken past triage (what --max-items counts)
 
+    def summary(self) -> str:
+        return (
+            f"chain done: {self.new_items} new, {len(self.advanced)} advanced, "
+            f"{len(self.merged)} merged, {len(self.failed)} failed, "
+            f"{len(self.blocked)} blocked"
+        )
+
     @property
     def idle(self) -> bool:
         return not self.new_items and not self.advanced
@@ -278,6 +285,7 @@ class Chain:
         if tag in git.head_message(wt) or (
             CHECKOFF in git.head_message(wt) and tag in git.head_message(wt, "HEAD~1")
         ):  # committed before a crash: the agent's work is done
+            git.reset_clean(wt, "HEAD")  # drop a check-off edit interrupted before its commit
             self._candidate_ready(item, att, self._seal(item, wt))
             return
         if git.in_progress_operation(wt):

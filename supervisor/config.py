@@ -9,6 +9,7 @@ values (``SUPERVISOR_LIMITS_ATTEMPTS=5``).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import typing
@@ -30,8 +31,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration like 30s, 45m, 2h, 1d or 1w")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration that is not negative")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("a duration that is finite and not negative")
         return float(value)
     m = _DURATION.match(str(value))
     if not m:
@@ -288,6 +289,7 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.lines: dict[str, int] = {}
+        self.env: dict[str, str] = {}  # dotted path -> the environment variable that set it
         try:
             node = yaml.compose(text)
         except yaml.YAMLError:
@@ -332,7 +334,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
             f"{path}: the top level must be a mapping of keys (target: ..., forge: ...)"
         )
     lines = _Lines(text)
-    _apply_env(data, os.environ if env is None else env)
+    lines.env = _apply_env(data, os.environ if env is None else env)
     cfg: Config = _build(Config, data, "", lines, str(path))
     cfg = dataclasses.replace(cfg, source_dir=path.parent.resolve())
     if not cfg.target:
@@ -343,7 +345,9 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     return cfg
 
 
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Apply SUPERVISOR_<KEY> overrides; returns {dotted path: variable name} of those applied."""
+    applied: dict[str, str] = {}
     for path, _ in leaf_paths(Config):
         name = "SUPERVISOR_" + path.replace(".", "_").upper()
         if name not in env:
@@ -361,6 +365,8 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
                 node[key] = child
             node = child
         node[leaf] = value
+        applied[path] = name
+    return applied
 
 
 def leaf_paths(cls: type, prefix: str = "") -> list[tuple[str, dataclasses.Field[Any]]]:
@@ -400,6 +406,11 @@ def _build(cls: type, data: object, prefix: str, lines: _Lines, file: str) -> An
             try:
                 values[name] = _scalar(t, f, data[name])
             except ValueError as e:
+                if path in lines.env:
+                    raise ConfigError(
+                        f"environment variable {lines.env[path]} is {data[name]!r}; "
+                        f"expected {e} (it overrides '{path}' of {file})"
+                    ) from None
                 raise ConfigError(
                     f"{file}: '{path}'{lines.at(path)} is {data[name]!r}; expected {e}"
                 ) from None

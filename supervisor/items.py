@@ -110,9 +110,14 @@ class EventLog:
     def append(self, event: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = redact(json.dumps({"time": now_utc(), **event}, sort_keys=True)) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = line.encode()
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode())
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # end a line torn by a kill -9, so this one stays whole
+            while data:
+                data = data[os.write(fd, data) :]
         finally:
             os.close(fd)
 
@@ -196,6 +201,7 @@ class ItemStore:
         item.history.append(entry)
         item.state = to
         self.save(item)
+        log.info("%s: %s -> %s (%s)", item.id, entry["from"], to, reason)
         self.events.append(
             {
                 "event": "transition",

@@ -113,9 +113,8 @@ def _loop(
             return EXIT_USER, str(e)
         if watcher.check():
             return _stopped(watcher, echo)
-        for item_id in report.advanced:
-            item = chain.d.items.get(item_id)
-            echo(f"{item_id}: {item.state if item else '?'}")
+        if not report.idle:
+            echo(report.summary())
         if remaining is not None:
             remaining -= report.worked
             if remaining <= 0:

@@ -175,11 +175,8 @@ def run(
                 stderr=err,
                 start_new_session=True,
             )
-        except FileNotFoundError as e:
-            raise CommandError(
-                CmdResult(argv, 127, "", f"{argv[0]}: command not found ({e})", 0.0),
-                Path(cwd) if cwd else None,
-            ) from e
+        except OSError as e:
+            raise _start_error(argv, cwd, e) from e
         if on_start is not None:
             on_start(proc.pid)
         if input is not None:
@@ -221,6 +218,20 @@ def run(
     if check and not result.ok:
         raise CommandError(result, Path(cwd) if cwd else None)
     return result
+
+
+def _start_error(argv: tuple[str, ...], cwd: Path | str | None, e: OSError) -> CommandError:
+    """A command that could not be started at all, with the reason a shell would give."""
+    where = Path(cwd) if cwd else None
+    if where is not None and not where.is_dir():
+        code, text = 127, f"the working folder {where} does not exist"
+    elif isinstance(e, PermissionError):
+        code, text = 126, f"{argv[0]}: permission denied: is it executable? (chmod +x {argv[0]})"
+    elif isinstance(e, FileNotFoundError):
+        code, text = 127, f"{argv[0]}: command not found ({e})"
+    else:
+        code, text = 126, f"{argv[0]}: cannot run it ({e})"
+    return CommandError(CmdResult(argv, code, "", text, 0.0), where)
 
 
 def _feed_stdin(proc: subprocess.Popen[bytes], text: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_cli
 
 from supervisor.config import (
     AgentSpec,
@@ -19,7 +20,6 @@ from supervisor.config import (
     render_default,
 )
 from supervisor.errors import ConfigError
-from tests.conftest import run_cli
 
 # The example of DESIGN.md ("Config: supervisor.yaml"), verbatim.
 DESIGN_EXAMPLE = """\
@@ -186,8 +186,7 @@ def test_unknown_nested_key(tmp_path: Path) -> None:
         ("forge: gitlab", "'forge' (line 2) is 'gitlab'; expected one of local, github"),
         (
             "agents: {timeout: soon}",
-            "'agents.timeout' (line 2) is 'soon'; "
-            "expected a duration like 30s, 45m, 2h, 1d or 1w",
+            "'agents.timeout' (line 2) is 'soon'; expected a duration like 30s, 45m, 2h, 1d or 1w",
         ),
         ("gate: {fast: [1, 2]}", "'gate.fast' (line 2) is [1, 2]; expected a list of strings"),
         ("base_branch: 3", "'base_branch' (line 2) is 3; expected a string"),
@@ -244,11 +243,6 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: parse_duration accepts .nan (and .inf); a NaN timeout never expires and "
-    "shell.run then busy-loops",
-)
 def test_a_nan_duration_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "target: t\nagents: {timeout: .nan}\n")
     assert "'agents.timeout' (line 2)" in config_error(path)
@@ -288,11 +282,6 @@ def test_env_that_is_not_yaml_names_the_variable(tmp_path: Path) -> None:
     assert message.startswith("environment variable SUPERVISOR_LIMITS_ATTEMPTS: not a valid value")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a wrongly typed env override is reported as the file's key (with the file's "
-    "line), the variable SUPERVISOR_LIMITS_ATTEMPTS is not named",
-)
 def test_env_with_a_wrong_value_names_the_variable(tmp_path: Path) -> None:
     path = write(tmp_path, "target: t\nlimits:\n  attempts: 2\n")
     message = config_error(path, {"SUPERVISOR_LIMITS_ATTEMPTS": "many"})
@@ -319,7 +308,7 @@ def test_bad_durations_are_refused(value: object) -> None:
 
 def test_format_duration_is_the_inverse_for_whole_units() -> None:
     for text in ("45m", "1d", "1w", "2h", "30s", "90s"):
-        assert format_duration(parse_duration(text)) in (text, "1m30s", "90s")
+        assert format_duration(parse_duration(text)) == text
     assert format_duration(5400.0) == "90m"
 
 
@@ -329,7 +318,10 @@ def test_format_duration_is_the_inverse_for_whole_units() -> None:
         ("codex", AgentSpec("codex")),
         ("claude", AgentSpec("claude")),
         ("none", AgentSpec("none")),
-        ({"command": ["python3", "agent.py", "--fast"]}, AgentSpec("command", ("python3", "agent.py", "--fast"))),  # fmt: skip
+        (
+            {"command": ["python3", "agent.py", "--fast"]},
+            AgentSpec("command", ("python3", "agent.py", "--fast")),
+        ),
         ({"command": "python3 'my agent.py'"}, AgentSpec("command", ("python3", "my agent.py"))),
     ],
 )

@@ -17,8 +17,13 @@ TASKS = 10
 KILLS = 20
 
 
-def _workers() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if str(WORKER) in (p.info["cmdline"] or [])]
+def _workers(home: Path) -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.process_iter(["cmdline", "cwd"])
+        if str(WORKER) in (p.info["cmdline"] or [])
+        and str(p.info["cwd"] or "").startswith(str(home))
+    ]
 
 
 def test_random_kill_9_never_duplicates_or_loses_anything(tmp_path: Path) -> None:
@@ -54,7 +59,7 @@ def test_random_kill_9_never_duplicates_or_loses_anything(tmp_path: Path) -> Non
             timeout=600,
         )
     finally:
-        for p in _workers():
+        for p in _workers(home):
             p.kill()
     assert final.returncode == 0, f"seed {seed}: {final.stdout}\n{final.stderr}"
     assert kills >= KILLS and kills_during_work >= KILLS // 2, (seed, kills, kills_during_work)
@@ -87,4 +92,4 @@ def test_random_kill_9_never_duplicates_or_loses_anything(tmp_path: Path) -> Non
             assert json.loads(path.read_text())["schema_version"] == 1, path
     items = [json.loads(p.read_text()) for p in (home / "state" / "items").glob("*.json")]
     assert len(items) == TASKS and all(i["state"] == "merged" for i in items), seed
-    assert _workers() == []
+    assert _workers(home) == []

@@ -31,24 +31,25 @@ def process_doc(home: Path) -> dict:
         return {}
 
 
-def worker_pids() -> list[int]:
+def worker_pids(home: Path | None = None) -> list[int]:
+    """Fake workers running (in this home's worktrees, when given: tests may run side by side)."""
     out = []
-    for p in psutil.process_iter(["cmdline"]):
+    for p in psutil.process_iter(["cmdline", "cwd"]):
         cmd = p.info["cmdline"] or []
-        if str(WORKER) in cmd:
+        if str(WORKER) in cmd and (home is None or str(p.info["cwd"] or "").startswith(str(home))):
             out.append(p.pid)
     return out
 
 
 @pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+def procs(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for p in started:
         if p.poll() is None:
             p.kill()
             p.wait()
-    for pid in worker_pids():
+    for pid in worker_pids(tmp_path):
         psutil.Process(pid).kill()
 
 
@@ -88,7 +89,7 @@ def test_stop_while_agent_runs_is_noticed_at_once_and_resumable(
     slow_home: Path, procs: list
 ) -> None:
     sup = spawn(slow_home, procs, "start", "--until-idle", env={"FAKE_WORKER_SLEEP": "600"})
-    wait_for(lambda: bool(worker_pids()), what="the worker to start")
+    wait_for(lambda: bool(worker_pids(slow_home)), what="the worker to start")
     wait_for(lambda: process_doc(slow_home).get("child"), what="the child to be recorded")
     snapshot = sorted(str(p) for p in (slow_home / "worktrees").rglob("*"))
     t0 = time.monotonic()
@@ -99,7 +100,7 @@ def test_stop_while_agent_runs_is_noticed_at_once_and_resumable(
     assert code == 0, output
     # noticed within a second; the worker (which ignores nothing) ends on SIGTERM at once
     assert elapsed < 3, elapsed
-    assert worker_pids() == []
+    assert worker_pids(slow_home) == []
     assert "stopped (state/STOP)" in output
     # nothing was removed, and the item is resumable: still fixing, its attempt still running
     assert sorted(str(p) for p in (slow_home / "worktrees").rglob("*")) == snapshot
@@ -125,7 +126,7 @@ def test_stop_while_agent_runs_is_noticed_at_once_and_resumable(
 
 def test_stop_command_waits_for_exit(slow_home: Path, procs: list) -> None:
     spawn(slow_home, procs, "start", env={"FAKE_WORKER_SLEEP": "600"})
-    wait_for(lambda: bool(worker_pids()), what="the worker to start")
+    wait_for(lambda: bool(worker_pids(slow_home)), what="the worker to start")
     r = subprocess.run(
         supervisor_cmd(slow_home, "stop", "--wait", "--timeout", "30"),
         capture_output=True,
@@ -135,15 +136,15 @@ def test_stop_command_waits_for_exit(slow_home: Path, procs: list) -> None:
     assert r.returncode == 0, r.stderr
     assert "asked the supervisor" in r.stdout and "stopped" in r.stdout
     assert not json.loads(run_cli(slow_home, "status", "--json").stdout)["running"]
-    assert worker_pids() == []
+    assert worker_pids(slow_home) == []
 
 
 def test_sigterm_stops_like_stop_with_exit_130(slow_home: Path, procs: list) -> None:
     sup = spawn(slow_home, procs, "start", env={"FAKE_WORKER_SLEEP": "600"})
-    wait_for(lambda: bool(worker_pids()), what="the worker to start")
+    wait_for(lambda: bool(worker_pids(slow_home)), what="the worker to start")
     sup.send_signal(signal.SIGTERM)
     assert sup.wait(timeout=30) == 130
-    assert worker_pids() == []
+    assert worker_pids(slow_home) == []
     assert not (slow_home / "state" / "STOP").exists()
 
 
@@ -151,12 +152,12 @@ def test_kill_9_then_restart_runs_normally_and_reaps_the_orphan(
     slow_home: Path, procs: list
 ) -> None:
     sup = spawn(slow_home, procs, "start", "--until-idle", env={"FAKE_WORKER_SLEEP": "600"})
-    wait_for(lambda: bool(worker_pids()), what="the worker to start")
+    wait_for(lambda: bool(worker_pids(slow_home)), what="the worker to start")
     wait_for(lambda: process_doc(slow_home).get("child"), what="the child to be recorded")
-    orphan = worker_pids()
+    orphan = worker_pids(slow_home)
     sup.kill()
     sup.wait()
-    assert worker_pids() == orphan  # the agent outlived its supervisor (own session)
+    assert worker_pids(slow_home) == orphan  # the agent outlived its supervisor (own session)
     # the status is not fooled by the stale pid file
     assert not json.loads(run_cli(slow_home, "status", "--json").stdout)["running"]
     r = run_cli(slow_home, "start", "--until-idle")
@@ -188,7 +189,7 @@ def test_background_start_survives_and_reports_status(slow_home: Path) -> None:
         pid = status["pid"]
         # detached: its own session, not a child of the command that started it
         assert os.getsid(pid) == pid
-        wait_for(lambda: bool(worker_pids()), what="the worker to start")
+        wait_for(lambda: bool(worker_pids(slow_home)), what="the worker to start")
         text = run_cli(slow_home, "status").stdout
         assert f"running (pid {pid})" in text and "phase: fixing" in text
         assert "supervisor.shell" in (slow_home / "logs" / "supervisor.log").read_text()
@@ -202,7 +203,7 @@ def test_background_start_survives_and_reports_status(slow_home: Path) -> None:
             timeout=60,
         )
     assert stop.returncode == 0, stop.stderr
-    assert worker_pids() == []
+    assert worker_pids(slow_home) == []
 
 
 def test_stop_when_not_running_leaves_stop_and_says_so(slow_home: Path) -> None:

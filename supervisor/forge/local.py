@@ -3,9 +3,9 @@
     state/forge/issues/<n>.json   {number, title, body, state, labels, author, comments: [...]}
     state/forge/pulls/<n>.json    {number, title, body, head, base, state, draft, merged_sha}
 
-Issues and pull requests share one number sequence, as on GitHub. A number is claimed by
-hard-linking a fully written temporary file to its final name, which fails if the name exists: two
-writers never get the same number and a crash never leaves a half-written issue.
+Issues and pull requests share one number sequence, as on GitHub. A number is claimed by creating
+numbers/<n> exclusively (two writers never get the same number); the file itself is then written
+atomically, so a crash never leaves a half-written issue.
 
 People use it by editing these files (or with `supervisor` commands in later versions); a file a
 person wrote by hand only needs ``title`` and ``labels``: everything else has a default.
@@ -13,10 +13,9 @@ person wrote by hand only needs ``title`` and ``labels``: everything else has a 
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,28 @@ class LocalForge:
         self.root = root
         self.issues_dir = root / "issues"
         self.pulls_dir = root / "pulls"
+        self.claims_dir = root / "numbers"
 
     # -- files --------------------------------------------------------------------------------
 
+    def _load(self, path: Path) -> dict[str, Any] | None:
+        """A forge file; one a person wrote by hand needs no schema_version or number."""
+        try:
+            raw = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            raw = None  # store.read_json moves it aside and reports it
+        if isinstance(raw, dict) and "schema_version" not in raw:
+            doc: dict[str, Any] | None = {**raw, "schema_version": store.SCHEMA_VERSION}
+        else:
+            doc = store.read_json(path, "forge")
+        if doc is not None:
+            doc.setdefault("number", int(path.stem))
+        return doc
+
     def _read(self, path: Path) -> dict[str, Any]:
-        doc = store.read_json(path, "forge")
+        doc = self._load(path)
         if doc is None:
             raise UserError(f"the local forge has no {path.parent.name[:-1]} {path.stem} ({path})")
         return doc
@@ -50,42 +66,39 @@ class LocalForge:
         docs = []
         if folder.exists():
             for path in sorted(
-                folder.glob("*.json"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0
+                (p for p in folder.glob("*.json") if p.stem.isdigit()), key=lambda p: int(p.stem)
             ):
-                if path.stem.isdigit():
-                    doc = store.read_json(path, "forge")
-                    if doc is not None:
-                        docs.append(doc)
+                doc = self._load(path)
+                if doc is not None:
+                    docs.append(doc)
         return docs
 
     def _next_number(self) -> int:
         numbers = [
-            int(p.stem)
-            for d in (self.issues_dir, self.pulls_dir)
+            int(p.name.removesuffix(".json"))
+            for d in (self.issues_dir, self.pulls_dir, self.claims_dir)
             if d.exists()
-            for p in d.glob("*.json")
-            if p.stem.isdigit()
+            for p in d.iterdir()
+            if p.name.removesuffix(".json").isdigit()
         ]
         return max(numbers, default=0) + 1
 
     def _create(self, folder: Path, doc: dict[str, Any]) -> dict[str, Any]:
-        folder.mkdir(parents=True, exist_ok=True)
+        """Claim the next number (shared by issues and pulls), then write the file atomically.
+
+        A number is claimed by creating numbers/<n> exclusively, which fails if another writer
+        claimed it first; a crash after the claim only leaves a gap in the numbering.
+        """
+        self.claims_dir.mkdir(parents=True, exist_ok=True)
         while True:
             number = self._next_number()
-            doc = {**doc, "number": number, "schema_version": store.SCHEMA_VERSION}
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".new.", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(store.dumps(doc))
-                f.flush()
-                os.fsync(f.fileno())
             try:
-                os.link(tmp, folder / f"{number}.json")
-                return doc
+                os.close(os.open(self.claims_dir / str(number), os.O_CREAT | os.O_EXCL, 0o644))
             except FileExistsError:
                 continue
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            doc = {**doc, "number": number}
+            store.write_json(folder / f"{number}.json", doc)
+            return {**doc, "schema_version": store.SCHEMA_VERSION}
 
     # -- issues -------------------------------------------------------------------------------
 
