@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generate the README's command reference from the CLI's own help (tests check they match).
 
-    python scripts/readme_reference.py          # print the reference
-    python scripts/readme_reference.py --write  # rewrite it in README.md between the markers
+python scripts/readme_reference.py          # print the reference
+python scripts/readme_reference.py --write  # rewrite it in README.md between the markers
 """
 
 from __future__ import annotations

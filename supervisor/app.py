@@ -94,13 +94,15 @@ def teardown_logging() -> None:
     for h in list(root.handlers):
         root.removeHandler(h)
         h.close()
+    root.propagate = True
+    root.setLevel(logging.NOTSET)
 
 
 def setup_logging(home: Home, console: bool, verbose: bool = False) -> None:
     """logs/supervisor.log (always) and stderr (unless running in the background)."""
     root = logging.getLogger("supervisor")
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
     teardown_logging()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
     home.logs.mkdir(parents=True, exist_ok=True)
     file_handler = logging.FileHandler(home.log_file, encoding="utf-8")
     file_handler.setFormatter(

@@ -89,7 +89,6 @@ def init(
     home = _home(ctx)
     if home.config_file.exists() and not force:
         raise UserError(f"{home.config_file} exists already; pass --force to overwrite it")
-    home.root.mkdir(parents=True, exist_ok=True)
     overrides: dict[str, Any] = {"forge": forge}
     if forge == "local":
         path = Path(target).expanduser().resolve()
@@ -321,22 +320,25 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USER)
     except Exception:
-        sys.exit(_crash())
+        sys.exit(_crash(sys.argv[1:] if argv is None else argv))
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _crash() -> int:
+def _crash(argv: list[str]) -> int:
+    """Write the traceback (redacted) to the home's logs/crash.log; the exit code for a crash."""
     text = redact(traceback.format_exc())
-    home = Home.resolve(None)
-    for arg_i, arg in enumerate(sys.argv):
-        if arg == "--home" and arg_i + 1 < len(sys.argv):
-            home = Home.resolve(sys.argv[arg_i + 1])
+    home_arg = None
+    for i, arg in enumerate(argv):
+        if arg == "--home" and i + 1 < len(argv):
+            home_arg = argv[i + 1]
         elif arg.startswith("--home="):
-            home = Home.resolve(arg.split("=", 1)[1])
+            home_arg = arg.split("=", 1)[1]
+    home = Home.resolve(home_arg)
     try:
         home.logs.mkdir(parents=True, exist_ok=True)
         with open(home.crash_log, "a", encoding="utf-8") as f:
-            f.write(f"--- {time.ctime()} supervisor {__version__}: {' '.join(sys.argv)}\n{text}\n")
+            command = shlex.join(["supervisor", *argv])
+            f.write(f"--- {time.ctime()} supervisor {__version__}: {command}\n{text}\n")
         where = str(home.crash_log)
     except OSError:
         where = "(could not write a crash log)"

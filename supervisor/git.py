@@ -121,6 +121,10 @@ def clone_mirror(url: str, dest: Path) -> None:
         shell.run(["git", "clone", "--mirror", "--quiet", url, str(tmp)], timeout=3600)
     except shell.CommandError as e:
         raise GitError(f"clone {url}", e, "check that the target exists and is readable") from e
+    # The target's own supervisor/* branches (e.g. pushed by another machine) are not ours.
+    stale = git(tmp, "for-each-ref", "--format=delete %(refname)", "refs/heads/supervisor/").stdout
+    if stale.strip():
+        git(tmp, "update-ref", "--stdin", input=stale)
     git(tmp, "config", "--unset-all", "remote.origin.fetch")
     for spec in MIRROR_REFSPECS:
         git(tmp, "config", "--add", "remote.origin.fetch", spec)

@@ -36,7 +36,7 @@ def show(
     if path.exists():
         data = path.read_bytes()
         text = data.decode("utf-8", errors="replace")
-        for line in text.splitlines()[-lines:]:
+        for line in text.splitlines()[-lines:] if lines else []:
             echo(line)
         pos = len(data)
     while follow and not should_stop():

@@ -116,7 +116,8 @@ class Workspace:
             git.worktree_remove(self.mirror, path)
             if path.exists():
                 shutil.rmtree(path)
-        git.git(self.mirror, "worktree", "prune", check=False)
+        else:
+            git.git(self.mirror, "worktree", "prune", check=False)
         if delete_branch:
             git.delete_branch(self.mirror, f"supervisor/issue-{issue}")
 
