@@ -22,7 +22,9 @@ from supervisor.redact import redact
 
 log = logging.getLogger("supervisor.items")
 
-TERMINAL = frozenset({"merged", "closed_wontfix", "duplicate", "ignored", "failed"})
+# In the order DESIGN.md lists them (a tuple: the order shows in help texts and reports).
+TERMINAL_STATES = ("merged", "closed_wontfix", "duplicate", "ignored", "failed")
+TERMINAL = frozenset(TERMINAL_STATES)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"triaged", "duplicate", "ignored"}),
@@ -40,7 +42,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "publishing": frozenset({"pr_open", "verifying", "fixing", "failed", "closed_wontfix"}),
     "pr_open": frozenset({"changes_requested", "merged", "closed_wontfix", "verifying"}),
     "changes_requested": frozenset({"fixing", "failed", "closed_wontfix"}),
-    **{state: frozenset() for state in TERMINAL},
+    **{state: frozenset() for state in TERMINAL_STATES},
 }
 STATES = tuple(TRANSITIONS)
 
