@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supervisor import git, land, prompts, sources
+from supervisor import git, land, prompts, sources, store
 from supervisor.agents.base import Agent, RunControl
 from supervisor.config import Config
-from supervisor.errors import ChainHalted, StopRequested, UserError
+from supervisor.errors import ChainHalted, StateCorrupt, StopRequested, UserError
 from supervisor.forge.base import Forge, marker
 from supervisor.gate import GateOutcome, run_gate
 from supervisor.home import Home
@@ -170,6 +170,17 @@ class Chain:
             )
             self.d.items.create(item, f"found in {c.source.get('type')}")
             created += 1
+        update_cursors(
+            self.d.home,
+            "scan",
+            {
+                "at": now_utc(),
+                "base_branch": self.d.workspace.base_branch,
+                "base_sha": self.d.workspace.base_sha(),
+                "candidates": len(found),
+                "new": created,
+            },
+        )
         return created
 
     def advance(self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None) -> None:
@@ -591,6 +602,18 @@ class Chain:
     def _check_stop(self) -> None:
         if self.d.control.stop_event.is_set():
             raise StopRequested("stop requested")
+
+
+def update_cursors(home: Home, key: str, value: dict[str, Any]) -> None:
+    """state/cursors.json: watermarks kept across runs (this version: the last scan)."""
+    try:
+        doc = store.read_json(home.cursors_file, "cursors") or {}
+    except StateCorrupt as e:
+        log.error("%s", e)
+        doc = {}
+    doc.pop("schema_version", None)
+    doc[key] = value
+    store.write_json(home.cursors_file, doc)
 
 
 def _feedback_section(feedback: str) -> str:

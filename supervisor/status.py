@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from supervisor import app, store
+from supervisor.errors import StateCorrupt
 from supervisor.home import Home
 from supervisor.items import STATES
 from supervisor.process import ProcessState
@@ -31,8 +32,16 @@ def collect(home: Home) -> dict[str, Any]:
         "stop_requested": home.stop_file.exists(),
         "counts": {s: counts[s] for s in STATES if counts[s]},
         "total": len(items),
+        "last_scan": (_cursors(home) or {}).get("scan"),
         "corrupt_files": [str(p.relative_to(home.root)) for p in store.corrupt_files(home.state)],
     }
+
+
+def _cursors(home: Home) -> dict[str, Any] | None:
+    try:
+        return store.read_json(home.cursors_file, "cursors")
+    except StateCorrupt:
+        return None
 
 
 def render(s: dict[str, Any]) -> str:
@@ -51,6 +60,12 @@ def render(s: dict[str, Any]) -> str:
         lines.append(
             "state/STOP is present: a running supervisor stops, `start` refuses "
             "(rm state/STOP to clear it)"
+        )
+    scan = s.get("last_scan")
+    if scan:
+        lines.append(
+            f"last scan: {scan['at']} ({scan['base_branch']} at {scan['base_sha'][:12]}, "
+            f"{scan['candidates']} candidates, {scan['new']} new)"
         )
     if s["total"]:
         lines.append(

@@ -92,6 +92,10 @@ def test_tasks_are_fixed_verified_and_fast_forwarded(home: Path, target: Path) -
         json.loads(line) for line in (home / "logs" / "events.jsonl").read_text().splitlines()
     ]
     assert sum(e.get("to") == "merged" for e in events) == 2
+    cursors = json.loads((home / "state" / "cursors.json").read_text())
+    assert cursors["scan"]["base_branch"] == "main" and cursors["scan"]["candidates"] == 0
+    assert cursors["scan"]["base_sha"] == git(target, "rev-parse", "main")
+    assert "last scan: " in run_cli(home, "status").stdout
     # A second run finds nothing new to do and changes nothing.
     head = git(target, "rev-parse", "main")
     r = run_cli(home, "start", "--until-idle")

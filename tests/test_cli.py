@@ -376,6 +376,7 @@ def test_status_before_anything_ran(home: Path) -> None:
         "counts": {},
         "total": 0,
         "corrupt_files": [],
+        "last_scan": None,
     }
     assert run_cli(home, "items").stdout == "no items\n"
     assert run_cli(home, "items", "--json").stdout == "[]\n"
@@ -394,7 +395,10 @@ def test_status_and_items_after_a_run(ran: Path) -> None:
     r = run_cli(ran, "status")
     assert r.exit_code == 0
     assert re.fullmatch(
-        r"not running \(last exit \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: idle\)\nitems: 2 \(merged 2\)\n",
+        r"not running \(last exit \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: idle\)\n"
+        r"last scan: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
+        r"\(main at [0-9a-f]{12}, 0 candidates, 0 new\)\n"
+        r"items: 2 \(merged 2\)\n",
         r.stdout,
     ), r.stdout
     s = json.loads(run_cli(ran, "status", "--json").stdout)
