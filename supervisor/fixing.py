@@ -1,0 +1,234 @@
+"""The fixing steps: dispatch the worker, verify the candidate in the gate, have it reviewed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from supervisor import git, prompts
+from supervisor.errors import StopRequested
+from supervisor.gate import GateOutcome, run_gate
+from supervisor.ids import Sha
+from supervisor.items import Item, now_utc
+from supervisor.review import BadVerdict, parse_verdict
+from supervisor.steps import CHECKOFF, TRAILER, StepBase, log
+
+UNREVIEWED = (
+    "The reviewer could not give a usable verdict on your change, so it was not accepted. "
+    "Check it once more against the task and improve it where you can."
+)
+
+
+class FixSteps(StepBase):
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def start_fixing(self, item: Item) -> None:
+        self.d.items.transition(item, "fixing", "dispatching the worker")
+
+    def dispatch(self, item: Item) -> None:
+        att = item.current_attempt()
+        if att is None or att.get("status") != "running":
+            if item.counted_attempts() >= self.cfg.limits.attempts:
+                self.d.items.transition(
+                    item, "failed", f"{item.counted_attempts()} attempts failed"
+                )
+                return
+            if item.base_sha is None:
+                item.base_sha = self.d.workspace.base_sha()
+            att = {
+                "n": len(item.attempts) + 1,
+                "status": "running",
+                "started_at": now_utc(),
+                "base_sha": item.base_sha,
+            }
+            item.attempts.append(att)
+            self.d.items.save(item)
+        assert item.issue is not None and item.base_sha is not None
+        n = att["n"]
+        wt = self.d.workspace.issue_worktree(item.issue, Sha(item.base_sha))
+        tag = f"{TRAILER}: {item.id}#{n}"
+        if tag in git.head_message(wt) or (
+            CHECKOFF in git.head_message(wt) and tag in git.head_message(wt, "HEAD~1")
+        ):  # committed before a crash: the agent's work is done
+            git.reset_clean(wt, "HEAD")  # drop a check-off edit interrupted before its commit
+            self._candidate_ready(item, att, self._seal(item, wt))
+            return
+        if git.in_progress_operation(wt):
+            git.git(wt, "rebase", "--abort", check=False)
+            git.git(wt, "merge", "--abort", check=False)
+        git.reset_clean(wt, "HEAD")  # discard what an interrupted run left half-done
+        before = git.rev_parse(wt, "HEAD")
+        prompt = prompts.render(
+            "worker_task",
+            title=item.title,
+            body=prompts.quoted(item.body),
+            source=str(item.source.get("file") or f"{self.d.forge.name} issue #{item.issue}"),
+            branch=item.branch,
+            base_branch=self.d.workspace.base_branch,
+            base_sha=item.base_sha,
+            gate_commands=", ".join(f"`{c}`" for c in self.cfg.gate.fast) or "(none configured)",
+            feedback=_feedback_section(item.feedback),
+        )
+        folder = self.d.home.attempt_dir(item.issue, n)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "prompt.md").write_text(prompt, encoding="utf-8")
+        run = self.d.worker.run(
+            "worker", prompt, wt, self.cfg.agents.timeout, folder / "agent.jsonl", item_id=item.id
+        )
+        att["agent"] = run.summary()
+        att["final_message"] = run.final_message[-4000:]
+        if run.failure == "stopped":
+            self.d.items.save(item)
+            raise StopRequested("stopped while the worker ran")
+        failure, detail = run.failure, run.detail
+        if failure is None:
+            failure, detail = self._inspect_worktree(wt, before)
+        if failure is not None:
+            git.reset_clean(wt, before)
+            self._fail_attempt(
+                item, failure, detail, f"The previous attempt failed ({failure}): {detail}"
+            )
+            return
+        message = f"{item.title}\n\nItem {item.id}, attempt {n}.\n\n{tag}\n"
+        git.commit_all(wt, message)
+        head = self._seal(item, wt)
+        self._candidate_ready(item, att, head)
+
+    def _inspect_worktree(self, wt: Path, before: Sha) -> tuple[str | None, str]:
+        if not wt.exists():
+            return "bad_output", "the agent deleted its worktree"
+        if git.in_progress_operation(wt):
+            return "bad_output", "the agent left a rebase or merge unfinished"
+        if git.rev_parse(wt, "HEAD") != before:
+            return "bad_output", "the agent made commits itself; the supervisor commits"
+        if not git.status(wt):
+            return "no_change", "the agent changed nothing"
+        return None, ""
+
+    def _candidate_ready(self, item: Item, att: dict[str, Any], head: Sha) -> None:
+        assert item.base_sha is not None
+        att["head_sha"] = head
+        att["diff_stat"] = git.diff(self.d.workspace.mirror, item.base_sha, head, stat=True)
+        item.head_sha = head
+        self.d.items.transition(item, "verifying", f"attempt {att['n']} produced {head[:12]}")
+
+    # -- verify and review --------------------------------------------------------------------
+
+    def verify(self, item: Item) -> None:
+        outcome = self._gate(item, "fast", self.cfg.gate.fast)
+        if outcome is None:
+            return
+        item.verified = {"base_sha": item.base_sha, "head_sha": item.head_sha, "slow": None}
+        self.d.items.transition(item, "reviewing", outcome.describe(), gate=outcome.commands)
+
+    def _gate(self, item: Item, level: str, commands: list[str]) -> GateOutcome | None:
+        """Run a gate on base + candidate in the gate worktree; None when it failed."""
+        assert item.base_sha and item.head_sha and item.issue is not None
+        att = item.current_attempt()
+        assert att is not None
+        if not commands:
+            if level == "fast":
+                log.warning(
+                    "no fast gate configured (gate.fast): %s is not proven by any check", item.id
+                )
+            att.setdefault("gate", {})[level] = {"ok": True, "commands": []}
+            return GateOutcome(level, True, False, [])
+        gate_wt = self.d.workspace.gate_checkout(Sha(item.base_sha), Sha(item.head_sha))
+        outcome = run_gate(
+            level,
+            commands,
+            gate_wt,
+            self.d.home.attempt_dir(item.issue, att["n"]) / "gate.log",
+            self.cfg.gate.timeout,
+            self.d.control.stop_event,
+        )
+        if outcome.stopped:
+            raise StopRequested(f"stopped during the {level} gate")
+        att.setdefault("gate", {})[level] = {"ok": outcome.ok, "commands": outcome.commands}
+        if not outcome.ok:
+            self._fail_attempt(
+                item,
+                f"{level}_gate_failed",
+                outcome.describe(),
+                f"The {level} gate failed on your change: "
+                f"`{outcome.failed_command}`. Its output ends with:\n"
+                + prompts.quoted(outcome.output_tail),
+            )
+            return None
+        return outcome
+
+    def review(self, item: Item) -> None:
+        att = item.current_attempt()
+        assert att is not None and item.issue is not None and item.base_sha and item.head_sha
+        if self.d.reviewer is None:
+            att["review"] = {"verdict": "approve", "by": "gates only (agents.reviewer: none)"}
+            self.d.items.transition(item, "publishing", "no reviewer configured: the gates decide")
+            return
+        wt = self.d.home.issue_worktree(item.issue)
+        diff = git.diff(self.d.workspace.mirror, item.base_sha, item.head_sha)
+        gates = att.get("gate", {})
+        prompt = prompts.render(
+            "reviewer",
+            title=item.title,
+            body=prompts.quoted(item.body),
+            base_branch=self.d.workspace.base_branch,
+            base_sha=item.base_sha,
+            diff=prompts.quoted(diff[-60_000:]),
+            evidence="\n".join(
+                f"- {lvl} gate: {'passed' if g['ok'] else 'failed'}: "
+                + ", ".join(f"`{c['command']}` exit {c['exit_code']}" for c in g["commands"])
+                for lvl, g in gates.items()
+            )
+            or "- no gate commands configured",
+        )
+        run = self.d.reviewer.run(
+            "reviewer",
+            prompt,
+            wt,
+            self.cfg.agents.timeout,
+            self.d.home.attempt_dir(item.issue, att["n"]) / "review.jsonl",
+            item_id=item.id,
+        )
+        if run.failure == "stopped":
+            raise StopRequested("stopped while the reviewer ran")
+        if git.rev_parse(wt, "HEAD") != item.head_sha or git.status(wt):
+            git.reset_clean(wt, item.head_sha)
+            self._fail_attempt(
+                item, "review_failed", "the reviewer changed the worktree", UNREVIEWED
+            )
+            return
+        if run.failure:
+            self._fail_attempt(
+                item, "review_failed", f"reviewer {run.failure}: {run.detail}", UNREVIEWED
+            )
+            return
+        try:
+            verdict = parse_verdict(run.final_message)
+        except BadVerdict as e:
+            self._fail_attempt(item, "review_failed", f"unusable verdict: {e}", UNREVIEWED)
+            return
+        att["review"] = {
+            "verdict": verdict.verdict,
+            "score": verdict.score,
+            "summary": verdict.summary,
+            "comments": verdict.comments,
+        }
+        if not verdict.approved:
+            notes = "\n".join(
+                f"- {c.get('path', '')}:{c.get('line', '')} {c.get('body', '')}"
+                for c in verdict.comments
+            )
+            self._fail_attempt(
+                item,
+                "review_rejected",
+                verdict.summary,
+                "The reviewer requested changes:\n" + prompts.quoted(f"{verdict.summary}\n{notes}"),
+            )
+            return
+        self.d.items.transition(item, "publishing", f"reviewer approved (score {verdict.score})")
+
+
+def _feedback_section(feedback: str) -> str:
+    if not feedback:
+        return ""
+    return f"\n## What the previous attempt got wrong\n\n{feedback}\n"
