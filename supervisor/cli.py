@@ -15,7 +15,8 @@ import click
 
 from supervisor import __version__, app, doctor, dryrun, git, logview, runner, status
 from supervisor.cleanup import cleanup as do_cleanup
-from supervisor.config import AGENT_NAMES, render_default
+from supervisor.config import AGENT_NAMES
+from supervisor.config_render import render_default
 from supervisor.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USER, UserError
 from supervisor.home import Home
 from supervisor.items import STATES, Item

@@ -276,11 +276,11 @@ NOT_YET_USED = (
 )
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _public_fields(cls: type) -> list[dataclasses.Field[Any]]:
+def public_fields(cls: type) -> list[dataclasses.Field[Any]]:
     return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
 
 
@@ -371,8 +371,8 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
 
 def leaf_paths(cls: type, prefix: str = "") -> list[tuple[str, dataclasses.Field[Any]]]:
     out: list[tuple[str, dataclasses.Field[Any]]] = []
-    hints = _hints(cls)
-    for f in _public_fields(cls):
+    hints = type_hints(cls)
+    for f in public_fields(cls):
         t = hints[f.name]
         if dataclasses.is_dataclass(t) and f.metadata.get("kind") != "agent":
             out.extend(leaf_paths(t, f"{prefix}{f.name}."))  # type: ignore[arg-type]
@@ -385,7 +385,7 @@ def _build(cls: type, data: object, prefix: str, lines: _Lines, file: str) -> An
     where = prefix.rstrip(".") or "the top level"
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: '{where}'{lines.at(where)} must be a mapping of keys")
-    fields = {f.name: f for f in _public_fields(cls)}
+    fields = {f.name: f for f in public_fields(cls)}
     for key in data:
         if key not in fields:
             path = f"{prefix}{key}"
@@ -393,7 +393,7 @@ def _build(cls: type, data: object, prefix: str, lines: _Lines, file: str) -> An
                 f"{file}: unknown key '{path}'{lines.at(path)}; allowed in {where}: "
                 + ", ".join(sorted(fields))
             )
-    hints = _hints(cls)
+    hints = type_hints(cls)
     values: dict[str, Any] = {}
     for name, f in fields.items():
         if name not in data:
@@ -474,65 +474,4 @@ def parse_agent(value: object) -> AgentSpec:
     raise ValueError("codex, claude, none, or {command: [prog, arg, ...]}")
 
 
-# -- rendering the commented default file -------------------------------------------------------
-
-
-def render_default(overrides: Mapping[str, Any]) -> str:
-    """The commented supervisor.yaml that `init` writes: every key, its default and what it means.
-
-    overrides: dotted path -> value written instead of the default (e.g. target, forge).
-    """
-    out = [
-        "# supervisor.yaml: the configuration of one supervisor home.",
-        "# Every key is shown with its default; remove a key to get the default back.",
-        "# Environment variables SUPERVISOR_<SECTION>_<KEY> override single values.",
-        "",
-    ]
-    _render(Config, "", 0, overrides, out)
-    return "\n".join(out) + "\n"
-
-
-def _render(
-    cls: type, prefix: str, depth: int, overrides: Mapping[str, Any], out: list[str]
-) -> None:
-    hints = _hints(cls)
-    pad = "  " * depth
-    for f in _public_fields(cls):
-        path = f"{prefix}{f.name}"
-        t = hints[f.name]
-        note = " (not yet acted on by this version)" if path in NOT_YET_USED else ""
-        doc = f.metadata.get("doc", "")
-        if dataclasses.is_dataclass(t) and f.metadata.get("kind") != "agent":
-            if depth == 0:
-                out.append("")
-            out.append(f"{pad}# {doc}{note}")
-            out.append(f"{pad}{f.name}:")
-            _render(t, path + ".", depth + 1, overrides, out)  # type: ignore[arg-type]
-            continue
-        default = f.default
-        if default is dataclasses.MISSING:
-            default = f.default_factory()  # type: ignore[operator]
-        value = overrides.get(path, default)
-        choices = f.metadata.get("choices")
-        if choices:
-            doc += f" ({' | '.join(choices)})"
-        out.append(f"{pad}# {doc}{note}")
-        out.append(f"{pad}{f.name}: {_yaml_value(value, f.metadata.get('kind'))}")
-
-
-def _yaml_value(value: Any, kind: str | None) -> str:
-    if kind == "duration" and isinstance(value, float):
-        return format_duration(value)
-    if isinstance(value, AgentSpec):
-        if value.name == "command":
-            return "{command: " + _flow(list(value.command)) + "}"
-        return value.name
-    return _flow(value)
-
-
-def _flow(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").strip()
-
-
-__all__ = ["AgentSpec", "Config", "load_config", "parse_duration", "render_default"]
+__all__ = ["AgentSpec", "Config", "load_config", "parse_duration"]

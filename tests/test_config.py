@@ -17,8 +17,8 @@ from supervisor.config import (
     load_config,
     parse_agent,
     parse_duration,
-    render_default,
 )
+from supervisor.config_render import render_default
 from supervisor.errors import ConfigError
 
 # The example of DESIGN.md ("Config: supervisor.yaml"), verbatim.

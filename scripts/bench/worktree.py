@@ -32,7 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from supervisor import app
-from supervisor.config import AgentSpec, load_config, render_default
+from supervisor.config import AgentSpec, load_config
+from supervisor.config_render import render_default
 from supervisor.home import Home
 from supervisor.ids import IssueNumber, Sha
 from supervisor.workspace import Workspace
