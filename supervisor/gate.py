@@ -10,7 +10,9 @@ from pathlib import Path
 
 from supervisor import shell
 from supervisor.items import now_utc
-from supervisor.redact import redact
+from supervisor.redact import redact, redact_file
+
+LOG_TAIL_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -52,23 +54,27 @@ def run_gate(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     done: list[dict[str, object]] = []
     with open(log_path, "a", encoding="utf-8") as log:
-        for raw in commands:
+        for index, raw in enumerate(commands, 1):
             command = fill(raw, values or {})
             log.write(f"\n=== {now_utc()} {level} gate in {cwd}\n$ {command}\n")
             log.flush()
+            # The full output streams to its own file (it can be huge); the log keeps its tail.
+            full = log_path.with_name(f"gate-{level}-{index}.out")
             r = shell.run(
                 ["/bin/sh", "-c", command],
                 cwd=cwd,
                 timeout=timeout,
                 check=False,
                 stop_event=stop_event,
+                stdout_path=full,
             )
+            redact_file(full)
             output = (r.stdout + ("\n" + r.stderr if r.stderr else "")).strip()
             log.write(
-                redact(output)
+                redact(shell.tail(output, LOG_TAIL_CHARS))
                 + f"\n=== exit {r.returncode}"
                 + (" (timed out)" if r.timed_out else "")
-                + f" after {r.duration_s:.1f}s\n"
+                + f" after {r.duration_s:.1f}s; full output: {full.name}\n"
             )
             log.flush()
             done.append(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 # Names of environment variables whose values are secrets.
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|WEBHOOK|CREDENTIAL)", re.I)
@@ -25,9 +27,34 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def redact(text: str, extra: Iterable[str] = ()) -> str:
-    """Replace every known secret and token-shaped string in text."""
-    for value in [*extra, *secret_values()]:
+def redact(text: str, extra: Iterable[str] = (), secrets: list[str] | None = None) -> str:
+    """Replace every known secret and token-shaped string in text.
+
+    secrets: the secret values to mask (default: those of the current environment).
+    """
+    for value in [*extra, *(secret_values() if secrets is None else secrets)]:
         if value and len(value) >= _MIN_SECRET_LEN:
             text = text.replace(value, MASK)
     return _TOKEN_SHAPES.sub(MASK, text)
+
+
+def redact_file(path: Path) -> None:
+    """Mask secrets in a (possibly huge, possibly binary) output file, line by line, in place."""
+    secrets = secret_values()
+    try:
+        src = open(path, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
+    except FileNotFoundError:
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    changed = False
+    try:
+        with src, os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
+            for line in src:
+                clean = redact(line, secrets=secrets)
+                changed = changed or clean != line
+                dst.write(clean)
+        if changed:
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -369,3 +369,36 @@ def test_corrupt_item_is_moved_aside_and_reported(home: Path, content: bytes) ->
     # the lost item was found again in tasks.md, and its forge issue by its marker: no duplicate
     assert len(list((home / "state" / "forge" / "issues").glob("*.json"))) == 2
     assert sorted(i["state"] for i in items(home).values()) == ["merged", "merged"]
+
+
+def test_secrets_never_reach_state_or_logs_and_huge_output_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "s3cr3t-value-that-must-not-leak"
+    monkeypatch.setenv("MY_SERVICE_TOKEN", secret)
+    target = make_target(tmp_path / "t", ["Create done/s.txt"])
+    worker = tmp_path / "leaky.sh"
+    worker.write_text(
+        "#!/bin/sh\ncat >/dev/null\nmkdir -p done && echo ok > done/s.txt\n"
+        'echo "my token is $MY_SERVICE_TOKEN"\n'
+        'echo "and ghp_abcdefghijklmnopqrstuvwxyz0123456789"\n'
+    )
+    worker.chmod(0o755)
+    # The gate prints the secret and about 6 MB of output before passing.
+    gate = 'echo "gate sees $MY_SERVICE_TOKEN"; yes 0123456789abcdef | head -c 6000000; echo'
+    home = init_home(tmp_path / "h", target, worker=str(worker), gate=gate)
+    r = run_cli(home, "start", "--until-idle")
+    assert r.exit_code == 0, r.output
+    [item] = items(home).values()
+    assert item["state"] == "merged"
+    run = home / "state" / "runs" / f"issue-{item['issue']}" / "attempt-1"
+    assert "my token is ***" in (run / "agent.jsonl").read_text()
+    full = run / "gate-fast-1.out"
+    assert full.stat().st_size > 6_000_000 and "gate sees ***" in full.read_text()
+    assert (run / "gate.log").stat().st_size < 100_000
+    for root in (home / "state", home / "logs"):
+        for path in root.rglob("*"):
+            if path.is_file():
+                text = path.read_bytes()
+                assert secret.encode() not in text, path
+                assert b"ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in text, path

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from supervisor import shell, store
 from supervisor.agents.base import AgentRun, RunControl
-from supervisor.redact import redact
+from supervisor.redact import redact, redact_file
 
 FINAL_MESSAGE_LIMIT = 64 * 1024
 
@@ -80,14 +80,3 @@ class CommandAgent:
             failure = "crashed"
             detail = f"exited with code {r.returncode}: {shell.tail(r.stderr.strip(), 500)}"
         return AgentRun(self.name, r.returncode, message, r.duration_s, failure, redact(detail))
-
-
-def redact_file(path: Path) -> None:
-    """Rewrite an output file with secrets masked (only if anything needs masking)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return
-    clean = redact(text)
-    if clean != text:
-        store.write_text_atomic(path, clean)
