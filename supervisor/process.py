@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,7 @@ class ProcessState:
     def __init__(self, home: Home) -> None:
         self.home = home
         self.doc: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the heartbeat thread writes too
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -100,9 +102,21 @@ class ProcessState:
         self._write()
 
     def update(self, **changes: Any) -> None:
-        self.doc.update(changes)
-        self.doc["heartbeat"] = now_utc()
-        self._write()
+        with self._lock:
+            self.doc.update(changes)
+            self.doc["heartbeat"] = now_utc()
+            self._write()
+
+    def keep_beating(self, every: float, stop: threading.Event) -> threading.Thread:
+        """Refresh the heartbeat every `every` seconds (also during a long agent run)."""
+
+        def beat() -> None:
+            while not stop.wait(every):
+                self.update()
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        thread.start()
+        return thread
 
     def child_started(self, pid: int) -> None:
         self.update(child={"pid": pid, "create_time": _create_time(pid)})

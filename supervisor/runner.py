@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from supervisor.stopwatch import StopWatcher
 from supervisor.workspace import Workspace
 
 log = logging.getLogger("supervisor.runner")
+HEARTBEAT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
         proc.begin({"once": opts.once, "until_idle": opts.until_idle, "max_items": opts.max_items})
         watcher.start()
         previous = _install_signal_handlers(watcher)
+        stop_beating = threading.Event()
+        heart = proc.keep_beating(HEARTBEAT_S, stop_beating)
         reason = "finished"
         try:
             code, reason = _loop(Chain(deps), cfg, opts, watcher, echo)
@@ -95,6 +99,8 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
         finally:
             _restore_signal_handlers(previous)
             watcher.close()
+            stop_beating.set()
+            heart.join(timeout=5)
             proc.end(reason)
             log.info("supervisor exited: %s", reason)
 

@@ -259,3 +259,29 @@ def test_stale_git_locks_from_a_killed_git_are_removed_on_start(slow_home: Path)
         json.loads(p.read_text())["state"] for p in (slow_home / "state" / "items").glob("*.json")
     ]
     assert states == ["merged", "merged"]
+
+
+def test_heartbeat_is_refreshed_while_an_agent_runs(
+    slow_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from supervisor import runner
+
+    monkeypatch.setattr(runner, "HEARTBEAT_S", 0.2)
+    monkeypatch.setenv("FAKE_WORKER_SLEEP", "2.5")
+    done = threading.Event()
+    thread = threading.Thread(
+        target=lambda: (run_cli(slow_home, "start", "--max-items", "1"), done.set())
+    )
+    thread.start()
+    beats = set()
+    try:
+        wait_for(lambda: process_doc(slow_home).get("phase") == "fixing", what="the worker")
+        while not done.is_set() and process_doc(slow_home).get("phase") == "fixing":
+            beats.add(process_doc(slow_home).get("heartbeat"))
+            time.sleep(0.05)
+    finally:
+        thread.join(timeout=60)
+    beats.discard(None)
+    assert len(beats) >= 2, beats  # the heartbeat moved on while the phase stayed the same
