@@ -427,3 +427,36 @@ def test_land_refuses_a_head_that_is_not_the_mirror_branch(home: Path, target: P
         f"{base[:12]}; it will be verified again"
     )
     assert git(target, "rev-parse", "main") == base
+
+
+def test_land_removes_a_stale_index_lock_left_by_a_killed_merge(home: Path, target: Path) -> None:
+    w = workspace(home)
+    base, head = candidate(w, {"done/a.txt": "a\n"})
+    lock = target / ".git" / "index.lock"
+    lock.write_text("")
+    land.fast_forward(target, w.mirror, "main", "supervisor/issue-1", head, base)
+    assert not lock.exists()
+    assert git(target, "rev-parse", "main") == head
+
+
+def test_land_keeps_a_lock_while_a_git_process_works_in_the_target(
+    home: Path, target: Path
+) -> None:
+    w = workspace(home)
+    base, head = candidate(w, {"done/a.txt": "a\n"})
+    lock = target / ".git" / "index.lock"
+    lock.write_text("")
+    # A long-lived git process in the target (it waits on its stdin).
+    busy = subprocess.Popen(
+        ["git", "-C", str(target), "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(UserError, match=r"index\.lock"):
+            land.fast_forward(target, w.mirror, "main", "supervisor/issue-1", head, base)
+        assert lock.exists()
+        assert git(target, "rev-parse", "main") == base
+    finally:
+        busy.kill()
+        busy.wait()
