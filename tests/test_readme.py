@@ -69,3 +69,53 @@ def test_exit_codes_match_the_code() -> None:
         errors.EXIT_INTERRUPTED,
     ):
         assert f"| {code} |" in README
+
+
+def _normalise(text: str, root: str) -> list[str]:
+    text = text.replace(root, "/home/you/supervisor")
+    text = re.sub(r"\b[0-9a-f]{12}\b", "HASH", text)
+    text = re.sub(r"^[0-9a-f]{7} ", "HASH ", text, flags=re.M)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME", text)
+    text = re.sub(r"[0-9.]+ GiB free", "N GiB free", text)
+    return text.strip().splitlines()
+
+
+def test_the_quickstart_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    if not (bin_dir / "supervisor").exists():
+        import pytest
+
+        pytest.skip("the supervisor command is not installed beside this Python")
+    home = tmp_path / "supervisor"
+    (home / "scripts").mkdir(parents=True)
+    for name in ("quickstart.sh", "example_worker.py"):
+        shutil.copy(ROOT / "scripts" / name, home / "scripts" / name)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(
+        ["bash", str(home / "scripts" / "quickstart.sh")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout
+    shown = re.search(r"```text\n(== creating the sample.*?)```", README, re.S)
+    assert shown
+    assert _normalise(run.stdout, str(home)) == _normalise(shown.group(1), "/home/you/supervisor")
+    assert (
+        "- the supervisor ran the quickstart" in (home / "sample-target" / "CHANGES.md").read_text()
+    )
+    again = subprocess.run(
+        ["bash", str(home / "scripts" / "quickstart.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0 and "items: 2 (merged 2)" in again.stdout
