@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+
+
+class _QuietShutdown(logging.Filter):
+    """watchdog logs an error when its inotify thread is stopped mid-read: benign, so dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_QuietShutdown())
 
 
 class _Handler(FileSystemEventHandler):
