@@ -15,8 +15,9 @@ from typing import Any
 
 from supervisor import git, land, shell, sources, store
 from supervisor.errors import ChainHalted, StateCorrupt, StopRequested, UserError
-from supervisor.forge.base import marker
+from supervisor.forge.base import marker, with_block
 from supervisor.home import Home
+from supervisor.issuetext import render_block
 from supervisor.items import Item, now_utc
 from supervisor.landing import LandSteps
 from supervisor.steps import Deps
@@ -156,10 +157,29 @@ class Chain(LandSteps):
         return created
 
     def advance(self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None) -> None:
-        """Take one item as far as it can go in this chain, one saved step at a time."""
+        """Take one item as far as it can go in this chain, one saved step at a time.
+
+        A user-facing failure (a git command, the forge, the network) blocks this item for this
+        chain, with the reason logged; the other items go on.
+        """
         self._phase("triage", item.id)
-        if self._closed_by_person(item):
+        try:
+            if not self._closed_by_person(item):
+                self._steps(item, only)
+            self._sync_issue(item)
+        except (UserError, shell.CommandError) as e:
+            log.error("item %s is blocked in %s: %s", item.id, item.state, e)
+            self.d.items.events.append(
+                {"event": "blocked", "item": item.id, "state": item.state, "reason": str(e)}
+            )
+            report.blocked.append(item.id)
             return
+        if item.state == "merged":
+            report.merged.append(item.id)
+        elif item.state == "failed":
+            report.failed.append(item.id)
+
+    def _steps(self, item: Item, only: tuple[str, ...] | None) -> None:
         steps: dict[str, Callable[[Item], None]] = {
             "new": self.triage,
             "triaged": self.approve,
@@ -174,28 +194,16 @@ class Chain(LandSteps):
         for _ in range(50):  # each step moves the item; the bound guards against a bug looping
             step = steps.get(item.state)
             if step is None or (only is not None and item.state not in only):
-                break
+                return
             self._check_stop()
             before = (item.state, len(item.history))
             self._phase(item.state, item.id)
             try:
-                try:
-                    step(item)
-                except land.BaseMoved as e:
-                    self._rebase(item, str(e))
-            except (UserError, shell.CommandError) as e:
-                log.error("item %s is blocked in %s: %s", item.id, item.state, e)
-                self.d.items.events.append(
-                    {"event": "blocked", "item": item.id, "state": item.state, "reason": str(e)}
-                )
-                report.blocked.append(item.id)
-                return
+                step(item)
+            except land.BaseMoved as e:
+                self._rebase(item, str(e))
             if (item.state, len(item.history)) == before:
-                break
-        if item.state == "merged":
-            report.merged.append(item.id)
-        elif item.state == "failed":
-            report.failed.append(item.id)
+                return
 
     # -- triage and approval ------------------------------------------------------------------
 
@@ -205,15 +213,26 @@ class Chain(LandSteps):
             mark = marker(item.id)
             issue = self.d.forge.find_issue(mark)
             if issue is None:
-                body = (
+                intro = (
                     f"{item.body}\n\nFound in `{item.source.get('file', '')}` by the "
-                    f"supervisor; this issue follows its work.\n\n{mark}\n"
+                    "supervisor; this issue follows its work."
                 )
-                issue = self.d.forge.create_issue(item.title, body, ["supervisor"])
+                issue = self.d.forge.create_issue(
+                    item.title, with_block(intro, render_block(item)), ["supervisor"]
+                )
             item.issue = issue.number
         self.d.items.transition(
             item, "triaged", f"tracked as {self.d.forge.name} issue #{item.issue}"
         )
+
+    def _sync_issue(self, item: Item) -> None:
+        """Rewrite the supervisor's block in the item's issue when what it says changed."""
+        if item.issue is None:
+            return
+        issue = self.d.forge.get_issue(item.issue)
+        body = with_block(issue.body, render_block(item))
+        if body != issue.body:
+            self.d.forge.update_issue_body(item.issue, body)
 
     def approve(self, item: Item) -> None:
         if item.kind == "task":
@@ -222,6 +241,11 @@ class Chain(LandSteps):
             reason = (
                 f"labelled {item.source.get('label')} on the local forge, which only the "
                 "owner of this machine can write"
+            )
+        elif item.kind == "issue" and self.d.forge.name == "github":
+            reason = (
+                f"labelled {item.source.get('label')} on GitHub, where only people with at "
+                "least triage access to the repository can add labels"
             )
         else:
             self.d.items.transition(

@@ -17,14 +17,23 @@ _TOKEN_SHAPES = re.compile(
     r"|https://discord(?:app)?\.com/api/webhooks/[A-Za-z0-9/_\-]+)"
 )
 MASK = "***"
+# Secrets that do not live in the environment (e.g. a token from `gh auth token`). Process-wide by
+# nature: a secret known anywhere must be masked everywhere.
+_REGISTERED: set[str] = set()
 _MIN_SECRET_LEN = 6
 
 
+def add_secret(value: str) -> None:
+    """Mask value wherever it would be written from now on."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        _REGISTERED.add(value)
+
+
 def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """The values of secret-looking environment variables, longest first."""
+    """The values of secret-looking environment variables and registered secrets, longest first."""
     env = os.environ if env is None else env
     values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LEN}
-    return sorted(values, key=len, reverse=True)
+    return sorted(values | _REGISTERED, key=len, reverse=True)
 
 
 def redact(text: str, extra: Iterable[str] = (), secrets: list[str] | None = None) -> str:

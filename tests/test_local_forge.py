@@ -233,3 +233,44 @@ def test_a_hand_written_issue_is_readable(forge: LocalForge) -> None:
         "",
     )
     assert path.exists()
+
+
+def test_with_block_rewrites_only_the_supervisors_block() -> None:
+    from supervisor.forge.base import BLOCK_END, BLOCK_START, with_block
+
+    first = with_block("A person's report.", "status: new")
+    assert first == f"A person's report.\n\n{BLOCK_START}\nstatus: new\n{BLOCK_END}\n"
+    edited = first.replace("A person's report.", "A person's report, edited.") + "\nP.S. thanks"
+    second = with_block(edited, "status: merged")
+    assert second == (
+        f"A person's report, edited.\n\n{BLOCK_START}\nstatus: merged\n{BLOCK_END}\n\nP.S. thanks"
+    )
+    assert with_block(second, "status: merged") == second  # idempotent
+    assert with_block("", "x") == f"{BLOCK_START}\nx\n{BLOCK_END}\n"
+
+
+def test_the_issue_block_follows_the_item_on_the_local_forge(tmp_path: Path) -> None:
+    import json
+
+    from conftest import init_home, make_target, run_cli
+
+    target = make_target(tmp_path / "t", ["Create done/b.txt"])
+    home = init_home(tmp_path / "h", target)
+    issues = home / "state" / "forge" / "issues"
+    issues.mkdir(parents=True)
+    (issues / "1.json").write_text(
+        json.dumps(
+            {
+                "title": "By a person",
+                "body": "Create done/person.txt\n\nWritten by me.",
+                "labels": ["ai-task"],
+            }
+        )
+    )
+    assert run_cli(home, "start", "--until-idle").exit_code == 0
+    person = json.loads((issues / "1.json").read_text())
+    assert person["body"].startswith("Create done/person.txt\n\nWritten by me.\n\n")
+    assert "**Supervisor status:** fixed and merged (`merged`)" in person["body"]
+    task = next(json.loads(p.read_text()) for p in issues.glob("*.json") if p.stem != "1")
+    assert "**Pull request:** #" in task["body"] and "(`merged`)" in task["body"]
+    assert task["body"].count("supervisor:block:start") == 1

@@ -8,6 +8,7 @@ head.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,6 +17,30 @@ from supervisor.ids import IssueNumber
 
 def marker(item_id: str, step: str = "issue") -> str:
     return f"<!-- supervisor:item={item_id} step={step} -->"
+
+
+_MARKER = re.compile(r"<!-- supervisor:item=[^>]*-->")
+BLOCK_START = "<!-- supervisor:block:start -->"
+BLOCK_END = "<!-- supervisor:block:end -->"
+
+
+def find_marker(body: str) -> str:
+    """The item marker in a text ('' when there is none)."""
+    m = _MARKER.search(body)
+    return m.group(0) if m else ""
+
+
+def with_block(body: str, block: str) -> str:
+    """body with the supervisor's block (between BLOCK_START and BLOCK_END) set to block.
+
+    Only the text between the markers is the supervisor's; whatever people wrote outside it is
+    kept as it is. A body without the markers gets the block appended.
+    """
+    new = f"{BLOCK_START}\n{block.strip()}\n{BLOCK_END}"
+    start, end = body.find(BLOCK_START), body.find(BLOCK_END)
+    if start == -1 or end == -1 or end < start:
+        return f"{body.rstrip()}\n\n{new}\n" if body.strip() else f"{new}\n"
+    return body[:start] + new + body[end + len(BLOCK_END) :]
 
 
 @dataclass(frozen=True)
@@ -63,6 +88,8 @@ class Forge(Protocol):
     def get_issue(self, number: IssueNumber) -> Issue: ...
 
     def list_issues(self, label: str, state: str = "open") -> list[Issue]: ...
+
+    def update_issue_body(self, number: IssueNumber, body: str) -> None: ...
 
     def comment(self, number: int, body: str) -> Comment:
         """Add a comment unless one containing the same marker line already exists."""

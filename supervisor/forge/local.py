@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from supervisor import store
 from supervisor.errors import UserError
-from supervisor.forge.base import Comment, Issue, Pull
+from supervisor.forge.base import Comment, Issue, Pull, find_marker
 from supervisor.ids import IssueNumber
 from supervisor.items import now_utc
 
 AUTHOR = "supervisor"
-_MARKER_LINE = re.compile(r"<!-- supervisor:[^>]*-->")
 
 
 class LocalForge:
@@ -145,6 +143,9 @@ class LocalForge:
             if label in d.get("labels", []) and d.get("state", "open") == state
         ]
 
+    def update_issue_body(self, number: IssueNumber, body: str) -> None:
+        self._update(self.issues_dir, number, body=body)
+
     def _update(self, folder: Path, number: int, **changes: Any) -> dict[str, Any]:
         path = folder / f"{number}.json"
         doc = self._read(path)
@@ -159,10 +160,10 @@ class LocalForge:
         )
         doc = self._read(folder / f"{number}.json")
         comments: list[dict[str, Any]] = list(doc.get("comments", []))
-        mark = _MARKER_LINE.search(body)
+        mark = find_marker(body)
         if mark:
             for c in comments:
-                if mark.group(0) in str(c.get("body", "")):
+                if mark in str(c.get("body", "")):
                     return _comment(c)
         new = {
             "id": max((int(c.get("id", 0)) for c in comments), default=0) + 1,

@@ -1,0 +1,264 @@
+"""The GitHub forge: the Forge interface over the REST client.
+
+Idempotence: every issue, comment and pull request the supervisor writes carries a hidden marker
+(or, for a pull request, its head branch). A create that may or may not have been applied (a 5xx
+or a timeout on the POST) is never blindly repeated: the forge looks for what it would have
+created, and only creates it when it is not there. Issues are found by listing the supervisor's
+own label (strongly consistent), not through the search API, whose index lags behind writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from supervisor.forge.base import Comment, Issue, Pull, find_marker
+from supervisor.github.client import GitHubClient, MaybeApplied
+from supervisor.ids import IssueNumber
+
+log = logging.getLogger("supervisor.github")
+
+OWN_LABEL = "supervisor"  # on every issue the supervisor opens
+LABEL_COLOR = "5319e7"
+CREATE_TRIES = 4
+T = TypeVar("T")
+
+
+class GitHubForge:
+    name = "github"
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.owner, self.repo = owner, repo
+        self.base = f"/repos/{owner}/{repo}"
+        self.sleep = sleep
+        self._labels_known: set[str] = set()
+
+    # -- the repository -----------------------------------------------------------------------
+
+    def repository(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.client.get(self.base)
+        return data
+
+    # -- creating exactly once ----------------------------------------------------------------
+
+    def _create_once(self, find: Callable[[], T | None], create: Callable[[], T]) -> T:
+        """Create unless it exists; after an ambiguous failure look again before retrying."""
+        for attempt in range(1, CREATE_TRIES + 1):
+            try:
+                return create()
+            except MaybeApplied as e:
+                log.warning("%s; looking whether it was applied before trying again", e)
+                self.sleep(min(30.0, 2.0**attempt))
+                found = find()
+                if found is not None:
+                    return found
+                if attempt == CREATE_TRIES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- labels -------------------------------------------------------------------------------
+
+    def ensure_label(self, name: str) -> None:
+        if name in self._labels_known:
+            return
+        from urllib.parse import quote
+
+        if (
+            self.client.request(
+                "GET", f"{self.base}/labels/{quote(name, safe='')}", allow_404=True
+            ).status
+            == 404
+        ):
+            self._create_once(
+                lambda: self.client.get(
+                    f"{self.base}/labels/{quote(name, safe='')}", allow_404=True
+                ),
+                lambda: (
+                    self.client.request(
+                        "POST", f"{self.base}/labels", json={"name": name, "color": LABEL_COLOR}
+                    ).data
+                ),
+            )
+        self._labels_known.add(name)
+
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        for name in labels:
+            self.ensure_label(name)
+        self.client.request("POST", f"{self.base}/issues/{number}/labels", json={"labels": labels})
+
+    # -- issues -------------------------------------------------------------------------------
+
+    def _issue(self, d: dict[str, Any]) -> Issue:
+        return Issue(
+            number=IssueNumber(int(d["number"])),
+            title=str(d.get("title") or ""),
+            body=str(d.get("body") or ""),
+            state=str(d["state"]),
+            labels=tuple(str(lb["name"]) for lb in d.get("labels", [])),
+            url=str(d.get("html_url", "")),
+            author=str((d.get("user") or {}).get("login", "")),
+        )
+
+    def find_issue(self, marker_text: str) -> Issue | None:
+        pages = self.client.paginate(f"{self.base}/issues", {"labels": OWN_LABEL, "state": "all"})
+        for d in pages or []:
+            if "pull_request" not in d and marker_text in (d.get("body") or ""):
+                return self._issue(d)
+        return None
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        labels = sorted({OWN_LABEL, *labels})
+        for name in labels:
+            self.ensure_label(name)
+        mark = find_marker(body)
+        return self._create_once(
+            lambda: self.find_issue(mark) if mark else None,
+            lambda: self._issue(
+                self.client.request(
+                    "POST",
+                    f"{self.base}/issues",
+                    json={"title": title, "body": body, "labels": labels},
+                ).data
+            ),
+        )
+
+    def get_issue(self, number: IssueNumber) -> Issue:
+        return self._issue(self.client.get(f"{self.base}/issues/{number}"))
+
+    def list_issues(self, label: str, state: str = "open") -> list[Issue]:
+        pages = self.client.paginate(f"{self.base}/issues", {"labels": label, "state": state})
+        return [self._issue(d) for d in pages or [] if "pull_request" not in d]
+
+    def update_issue_body(self, number: IssueNumber, body: str) -> None:
+        self.client.request("PATCH", f"{self.base}/issues/{number}", json={"body": body})
+
+    def close_issue(self, number: IssueNumber, reason: str) -> None:
+        if self.get_issue(number).state == "closed":
+            return
+        state_reason = "completed" if reason == "merged" else "not_planned"
+        self.client.request(
+            "PATCH",
+            f"{self.base}/issues/{number}",
+            json={"state": "closed", "state_reason": state_reason},
+        )
+
+    # -- comments -----------------------------------------------------------------------------
+
+    def list_comments(self, number: int, since_id: int = 0) -> list[Comment]:
+        pages = self.client.paginate(f"{self.base}/issues/{number}/comments")
+        return [
+            Comment(
+                id=int(c["id"]),
+                author=str((c.get("user") or {}).get("login", "")),
+                body=str(c.get("body") or ""),
+                created_at=str(c.get("created_at", "")),
+                author_association=str(c.get("author_association", "NONE")),
+            )
+            for c in pages or []
+            if int(c["id"]) > since_id
+        ]
+
+    def comment(self, number: int, body: str) -> Comment:
+        mark = find_marker(body)
+
+        def find() -> Comment | None:
+            if not mark:
+                return None
+            return next((c for c in self.list_comments(number) if mark in c.body), None)
+
+        existing = find()
+        if existing is not None:
+            return existing
+
+        def create() -> Comment:
+            c = self.client.request(
+                "POST", f"{self.base}/issues/{number}/comments", json={"body": body}
+            ).data
+            return Comment(
+                int(c["id"]),
+                str(c["user"]["login"]),
+                str(c["body"]),
+                str(c["created_at"]),
+                str(c.get("author_association", "NONE")),
+            )
+
+        return self._create_once(find, create)
+
+    # -- pull requests ------------------------------------------------------------------------
+
+    def _pull(self, d: dict[str, Any]) -> Pull:
+        state = "merged" if d.get("merged_at") else str(d["state"])
+        return Pull(
+            number=int(d["number"]),
+            title=str(d.get("title") or ""),
+            head=str(d["head"]["ref"]),
+            base=str(d["base"]["ref"]),
+            state=state,
+            draft=bool(d.get("draft")),
+            merged_sha=d.get("merge_commit_sha") if d.get("merged_at") else None,
+            url=str(d.get("html_url", "")),
+            body=str(d.get("body") or ""),
+        )
+
+    def find_pull(self, head: str) -> Pull | None:
+        pages = self.client.paginate(
+            f"{self.base}/pulls", {"head": f"{self.owner}:{head}", "state": "all"}
+        )
+        found = [self._pull(d) for d in pages or [] if d["head"]["ref"] == head]
+        return max(found, key=lambda p: p.number) if found else None
+
+    def create_pull(self, title: str, body: str, head: str, base: str, draft: bool) -> Pull:
+        def find() -> Pull | None:
+            pull = self.find_pull(head)
+            return pull if pull is not None and pull.state == "open" else None
+
+        return self._create_once(
+            find,
+            lambda: self._pull(
+                self.client.request(
+                    "POST",
+                    f"{self.base}/pulls",
+                    json={"title": title, "body": body, "head": head, "base": base, "draft": draft},
+                ).data
+            ),
+        )
+
+    def get_pull(self, number: int) -> Pull:
+        return self._pull(self.client.get(f"{self.base}/pulls/{number}"))
+
+    def update_pull_body(self, number: int, body: str) -> None:
+        self.client.request("PATCH", f"{self.base}/pulls/{number}", json={"body": body})
+
+    def mark_pull_merged(self, number: int, sha: str) -> None:
+        """On GitHub a person (or merge_pull) merges; there is nothing to record."""
+
+    def merge_pull(self, number: int, method: str = "squash", sha: str | None = None) -> None:
+        body: dict[str, Any] = {"merge_method": method}
+        if sha:
+            body["sha"] = sha  # GitHub refuses if the head moved: never merge unverified code
+        self.client.request("PUT", f"{self.base}/pulls/{number}/merge", json=body)
+
+    def list_reviews(self, number: int) -> list[dict[str, Any]]:
+        return list(self.client.paginate(f"{self.base}/pulls/{number}/reviews") or [])
+
+    def list_review_comments(self, number: int) -> list[dict[str, Any]]:
+        return list(self.client.paginate(f"{self.base}/pulls/{number}/comments") or [])
+
+    def checks(self, sha: str) -> dict[str, Any]:
+        """The combined status and the check runs of a commit."""
+        status = self.client.get(f"{self.base}/commits/{sha}/status")
+        runs = self.client.get(f"{self.base}/commits/{sha}/check-runs")
+        return {
+            "state": status.get("state"),
+            "statuses": status.get("statuses", []),
+            "check_runs": runs.get("check_runs", []),
+        }
