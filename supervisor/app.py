@@ -5,18 +5,23 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from supervisor.agents import RunControl, build_agent
 from supervisor.chain import Deps
 from supervisor.config import AgentSpec, Config, load_config
+from supervisor.cursors import CursorEtags
 from supervisor.errors import UserError
 from supervisor.forge.base import Forge
 from supervisor.forge.local import LocalForge
+from supervisor.github.auth import parse_target, resolve_token
+from supervisor.github.client import GitHubClient
+from supervisor.github.forge import GitHubForge
 from supervisor.home import Home
 from supervisor.items import EventLog, ItemStore
 from supervisor.redact import redact
-from supervisor.workspace import Workspace
+from supervisor.workspace import Remote, Workspace
 
 
 def load(home: Home) -> Config:
@@ -27,13 +32,21 @@ def item_store(home: Home) -> ItemStore:
     return ItemStore(home.items_dir, EventLog(home.events_file))
 
 
-def build_forge(home: Home, cfg: Config) -> Forge:
+def github_client(
+    home: Home, cfg: Config, on_wait: Callable[[str, float], None] | None = None
+) -> tuple[GitHubClient, str]:
+    token = resolve_token(cfg)
+    client = GitHubClient(cfg.github.api_url, token, etags=CursorEtags(home), on_wait=on_wait)
+    return client, token
+
+
+def build_forge(
+    home: Home, cfg: Config, on_wait: Callable[[str, float], None] | None = None
+) -> Forge:
     if cfg.forge == "local":
         return LocalForge(home.forge_dir)
-    raise UserError(
-        "forge: github is not part of this version yet; use forge: local "
-        "with a local clone of the repository as the target"
-    )
+    owner, name = parse_target(cfg.target)
+    return GitHubForge(github_client(home, cfg, on_wait)[0], owner, name)
 
 
 def check_agent_available(role: str, spec: AgentSpec) -> None:
@@ -49,7 +62,12 @@ def check_agent_available(role: str, spec: AgentSpec) -> None:
         )
 
 
-def build_deps(home: Home, cfg: Config, control: RunControl) -> Deps:
+def build_deps(
+    home: Home,
+    cfg: Config,
+    control: RunControl,
+    on_wait: Callable[[str, float], None] | None = None,
+) -> Deps:
     worker = build_agent("worker", cfg.agents.worker, control)
     if worker is None:
         raise UserError("agents.worker cannot be none: the worker writes the changes")
@@ -57,12 +75,22 @@ def build_deps(home: Home, cfg: Config, control: RunControl) -> Deps:
     reviewer = build_agent("reviewer", cfg.agents.reviewer, control)
     if reviewer is not None:
         check_agent_available("reviewer", cfg.agents.reviewer)
+    if cfg.forge == "github":
+        owner, name = parse_target(cfg.target)
+        client, token = github_client(home, cfg, on_wait)
+        github = GitHubForge(client, owner, name)
+        repo = github.repository()
+        forge: Forge = github
+        workspace = Workspace(home, cfg, Remote(str(repo["clone_url"]), token))
+    else:
+        forge = LocalForge(home.forge_dir)
+        workspace = Workspace(home, cfg)
     return Deps(
         home=home,
         cfg=cfg,
         items=item_store(home),
-        forge=build_forge(home, cfg),
-        workspace=Workspace(home, cfg),
+        forge=forge,
+        workspace=workspace,
         worker=worker,
         reviewer=reviewer,
         control=control,

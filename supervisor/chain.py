@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from supervisor import git, land, shell, sources, store
-from supervisor.errors import ChainHalted, StateCorrupt, StopRequested, UserError
+from supervisor import cursors, git, land, shell, sources
+from supervisor.errors import ChainHalted, StopRequested, UserError
 from supervisor.forge.base import marker, with_block
-from supervisor.home import Home
 from supervisor.issuetext import render_block
 from supervisor.items import Item, now_utc
 from supervisor.landing import LandSteps
@@ -143,7 +141,7 @@ class Chain(LandSteps):
             )
             self.d.items.create(item, f"found in {c.source.get('type')}")
             created += 1
-        update_cursors(
+        cursors.update(
             self.d.home,
             "scan",
             {
@@ -262,18 +260,6 @@ class Chain(LandSteps):
             return False
         self.d.items.transition(item, "closed_wontfix", f"issue #{item.issue} was closed")
         return True
-
-
-def update_cursors(home: Home, key: str, value: dict[str, Any]) -> None:
-    """state/cursors.json: watermarks kept across runs (this version: the last scan)."""
-    try:
-        doc = store.read_json(home.cursors_file, "cursors") or {}
-    except StateCorrupt as e:
-        log.error("%s", e)
-        doc = {}
-    doc.pop("schema_version", None)
-    doc[key] = value
-    store.write_json(home.cursors_file, doc)
 
 
 __all__ = ["ACTIONABLE", "Chain", "ChainReport", "Deps", "StopRequested"]

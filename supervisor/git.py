@@ -30,13 +30,14 @@ def git(
     check: bool = True,
     input: str | None = None,
     timeout: float | None = 600,
+    env: dict[str, str] | None = None,
 ) -> shell.CmdResult:
     return shell.run(
         ["git", "-C", str(repo), *args],
         check=check,
         input=input,
         timeout=timeout,
-        env={"LC_ALL": "C"},
+        env={"LC_ALL": "C", **(env or {})},
     )
 
 
@@ -109,7 +110,7 @@ MIRROR_REFSPECS = (
 )
 
 
-def clone_mirror(url: str, dest: Path) -> None:
+def clone_mirror(url: str, dest: Path, env: dict[str, str] | None = None) -> None:
     """git clone --mirror, then fetch only branches and tags, never our own supervisor/* branches
     (they are checked out in issue worktrees and must not be overwritten by a fetch)."""
     tmp = dest.with_name(dest.name + ".partial")
@@ -118,22 +119,32 @@ def clone_mirror(url: str, dest: Path) -> None:
 
         shutil.rmtree(tmp)
     try:
-        shell.run(["git", "clone", "--mirror", "--quiet", url, str(tmp)], timeout=3600)
+        shell.run(
+            ["git", "clone", "--mirror", "--quiet", url, str(tmp)],
+            timeout=3600,
+            env={"LC_ALL": "C", **(env or {})},
+        )
     except shell.CommandError as e:
         raise GitError(f"clone {url}", e, "check that the target exists and is readable") from e
-    # The target's own supervisor/* branches (e.g. pushed by another machine) are not ours.
-    stale = git(tmp, "for-each-ref", "--format=delete %(refname)", "refs/heads/supervisor/").stdout
-    if stale.strip():
-        git(tmp, "update-ref", "--stdin", input=stale)
+    # Keep branches and tags only: not GitHub's refs/pull/*, and not the target's own
+    # supervisor/* branches (e.g. pushed by another machine): those are not this mirror's.
+    refs = git(tmp, "for-each-ref", "--format=%(refname)").stdout.split()
+    stale = [
+        r
+        for r in refs
+        if r.startswith("refs/heads/supervisor/") or not r.startswith(("refs/heads/", "refs/tags/"))
+    ]
+    if stale:
+        git(tmp, "update-ref", "--stdin", input="".join(f"delete {r}\n" for r in stale))
     git(tmp, "config", "--unset-all", "remote.origin.fetch")
     for spec in MIRROR_REFSPECS:
         git(tmp, "config", "--add", "remote.origin.fetch", spec)
     tmp.rename(dest)
 
 
-def fetch(mirror: Path) -> None:
+def fetch(mirror: Path, env: dict[str, str] | None = None) -> None:
     try:
-        git(mirror, "fetch", "--quiet", "--prune", "origin", timeout=3600)
+        git(mirror, "fetch", "--quiet", "--prune", "origin", timeout=3600, env=env)
     except shell.CommandError as e:
         raise GitError(
             "fetch the target into the mirror",

@@ -64,6 +64,7 @@ class Item:
     pull: int | None = None  # forge pull request number
     base_sha: str | None = None  # the base the current candidate sits on
     head_sha: str | None = None  # the current candidate
+    pushed_sha: str | None = None  # what the forge's branch holds (remote forges)
     verified: dict[str, Any] | None = None  # {"base_sha", "head_sha", "gate": "fast"|"slow"}
     feedback: str = ""  # what the next attempt must address
     attempts: list[dict[str, Any]] = field(default_factory=list)

@@ -23,22 +23,81 @@ class LandSteps(FixSteps):
                 return
             item.verified["slow"] = item.head_sha
             self.d.items.save(item)
+        remote = self.d.forge.name != "local"
+        if remote:  # the branch goes to the forge; a maintainer merges it there
+            self.d.workspace.push(item.branch, item.head_sha, item.pushed_sha)
+            item.pushed_sha = item.head_sha
+            self.d.items.save(item)
         pull = self.d.forge.find_pull(item.branch)
-        if pull is None or pull.state == "closed":
+        if pull is None or pull.state != "open":
             pull = self.d.forge.create_pull(
                 item.title,
-                f"Closes #{item.issue}.\n\n{marker(item.id, 'pull')}\n",
+                self._pull_body(item),
                 item.branch,
                 self.d.workspace.base_branch,
-                draft=False,
+                draft=remote,
             )
         item.pull = pull.number
         self.d.items.transition(item, "pr_open", f"pull request #{pull.number} ({pull.url})")
 
+    def _pull_body(self, item: Item) -> str:
+        att = item.current_attempt() or {}
+        gates = att.get("gate", {})
+        lines = [f"Closes #{item.issue}.", "", "## Verification", ""]
+        for level, g in gates.items():
+            for c in g["commands"]:
+                lines.append(
+                    f"- {level} gate: `{c['command']}`: exit {c['exit_code']} ({c['duration_s']}s)"
+                )
+            if not g["commands"]:
+                lines.append(f"- {level} gate: no commands configured")
+        lines += [
+            "",
+            f"Base: `{item.base_sha}`, head: `{item.head_sha}` (proven on exactly "
+            "this base in a clean worktree).",
+            "",
+            marker(item.id, "pull"),
+            "",
+        ]
+        return "\n".join(lines)
+
     def follow(self, item: Item) -> None:
-        """Local forge: land the verified candidate by fast-forward, exactly once."""
         if self.d.forge.name != "local":
-            return  # the GitHub forge waits for people; followed by a later version
+            self._follow_remote(item)
+            return
+        self._land_locally(item)
+
+    def _follow_remote(self, item: Item) -> None:
+        """A forge where people merge: notice the merge or the closing of the pull request."""
+        assert item.pull is not None and item.issue is not None
+        pull = self.d.forge.get_pull(item.pull)
+        if pull.state == "open":
+            return  # reviews and checks are followed by a later version
+        att = item.current_attempt()
+        assert att is not None
+        if pull.state == "closed":
+            att.update(status="failed", failure_reason="closed_unmerged", ended_at=now_utc())
+            write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pull.url)
+            self.d.items.transition(
+                item, "closed_wontfix", f"pull request #{pull.number} was closed without merging"
+            )
+            return
+        self.d.forge.comment(
+            item.issue, f"Merged in pull request #{pull.number}.\n\n{marker(item.id, 'merged')}\n"
+        )
+        self.d.forge.close_issue(item.issue, "merged")
+        att.update(status="succeeded", ended_at=now_utc())
+        write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pull.url)
+        self.d.items.transition(
+            item,
+            "merged",
+            f"pull request #{pull.number} was merged"
+            + (f" as {pull.merged_sha[:12]}" if pull.merged_sha else ""),
+        )
+        self.d.workspace.remove_issue_worktree(item.issue)
+
+    def _land_locally(self, item: Item) -> None:
+        """Local forge: land the verified candidate by fast-forward, exactly once."""
         assert item.head_sha and item.base_sha and item.pull is not None
         target = self.cfg.target_path()
         base = self.d.workspace.base_branch

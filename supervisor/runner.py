@@ -85,7 +85,14 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
         control = RunControl(
             stop_event=watcher.event, grace_s=cfg.agents.grace, on_start=proc.child_started
         )
-        deps = app.build_deps(home, cfg, control)
+        deps = app.build_deps(
+            home,
+            cfg,
+            control,
+            on_wait=lambda reason, until: proc.update(
+                waiting={"reason": reason, "until": until} if reason else None
+            ),
+        )
         deps.set_phase = lambda phase, item: proc.update(phase=phase, item=item, child=None)
         proc.begin({"once": opts.once, "until_idle": opts.until_idle, "max_items": opts.max_items})
         watcher.start()

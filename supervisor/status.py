@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
-from supervisor import app, store
-from supervisor.errors import StateCorrupt
+from supervisor import app, cursors, store
 from supervisor.home import Home
 from supervisor.items import STATES
 from supervisor.process import ProcessState
@@ -26,22 +26,16 @@ def collect(home: Home) -> dict[str, Any]:
         "item": running.item if running else None,
         "started_at": running.started_at if running else last.get("started_at"),
         "heartbeat": running.heartbeat if running else None,
+        "waiting": running.doc.get("waiting") if running else None,
         "last_exit": None
         if running
         else {"at": last.get("exited_at"), "reason": last.get("exit_reason")},
         "stop_requested": home.stop_file.exists(),
         "counts": {s: counts[s] for s in STATES if counts[s]},
         "total": len(items),
-        "last_scan": (_cursors(home) or {}).get("scan"),
+        "last_scan": cursors.read(home).get("scan"),
         "corrupt_files": [str(p.relative_to(home.root)) for p in store.corrupt_files(home.state)],
     }
-
-
-def _cursors(home: Home) -> dict[str, Any] | None:
-    try:
-        return store.read_json(home.cursors_file, "cursors")
-    except StateCorrupt:
-        return None
 
 
 def render(s: dict[str, Any]) -> str:
@@ -50,6 +44,9 @@ def render(s: dict[str, Any]) -> str:
         lines.append(f"running (pid {s['pid']}) since {s['started_at']}")
         lines.append(f"phase: {s['phase']}" + (f", item: {s['item']}" if s["item"] else ""))
         lines.append(f"heartbeat: {s['heartbeat']}")
+        if s["waiting"]:
+            until = time.strftime("%H:%M:%S", time.localtime(s["waiting"]["until"]))
+            lines.append(f"waiting for GitHub: {s['waiting']['reason']}, until {until}")
     else:
         last = s["last_exit"] or {}
         lines.append(

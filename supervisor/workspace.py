@@ -8,11 +8,13 @@ worktrees/gate/        detached at an exact base SHA plus the candidate: only th
 
 from __future__ import annotations
 
+import base64
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor import git
+from supervisor import git, shell
 from supervisor.config import Config
 from supervisor.errors import UserError
 from supervisor.home import Home
@@ -21,16 +23,38 @@ from supervisor.ids import IssueNumber, Sha
 log = logging.getLogger("supervisor.workspace")
 
 
+@dataclass(frozen=True)
+class Remote:
+    """Where the target's repository is fetched from and branches are pushed to."""
+
+    url: str
+    token: str | None = None  # for https: sent as a header through the environment, never argv
+
+    def git_env(self) -> dict[str, str]:
+        if not self.token or not self.url.startswith("https://"):
+            return {}
+        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        host = self.url.split("/", 3)[2]
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.https://{host}/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }
+
+
 class Workspace:
-    def __init__(self, home: Home, cfg: Config) -> None:
+    def __init__(self, home: Home, cfg: Config, remote: Remote | None = None) -> None:
         self.home = home
         self.cfg = cfg
+        self.remote = remote
         self.mirror = home.mirror
         self._base_branch: str | None = cfg.base_branch or None
 
     # -- the target and the mirror ------------------------------------------------------------
 
     def target_url(self) -> str:
+        if self.remote is not None:
+            return self.remote.url
         if self.cfg.forge == "local":
             path = self.cfg.target_path()
             if not git.is_repo(path):
@@ -50,9 +74,9 @@ class Workspace:
         if not (self.mirror / "HEAD").exists():
             log.info("cloning the target into %s", self.mirror)
             self.home.worktrees.mkdir(parents=True, exist_ok=True)
-            git.clone_mirror(self.target_url(), self.mirror)
+            git.clone_mirror(self.target_url(), self.mirror, self._env())
         elif fetch:
-            git.fetch(self.mirror)
+            git.fetch(self.mirror, self._env())
 
     @property
     def base_branch(self) -> str:
@@ -84,6 +108,39 @@ class Workspace:
         for lock in removed:
             log.warning("removed a stale git lock left by an interrupted run: %s", lock)
         return removed
+
+    def _env(self) -> dict[str, str]:
+        return self.remote.git_env() if self.remote is not None else {}
+
+    def push(self, branch: str, sha: str, expected: str | None) -> None:
+        """Push sha to the remote's branch, only if the remote still has `expected` there (None:
+        the branch must not exist yet). A push that already happened (a crash after pushing and
+        before the state was saved) is recognised and not an error.
+        """
+        lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+        r = git.git(
+            self.mirror,
+            "push",
+            "--quiet",
+            "--porcelain",
+            lease,
+            "origin",
+            f"{sha}:refs/heads/{branch}",
+            check=False,
+            env=self._env(),
+        )
+        if r.returncode == 0:
+            return
+        remote = git.git(
+            self.mirror, "ls-remote", "origin", f"refs/heads/{branch}", check=False, env=self._env()
+        ).stdout.split()
+        if remote and remote[0] == sha:
+            return
+        raise UserError(
+            f"could not push {branch} to {self.target_url()}: the branch there is at "
+            f"{remote[0][:12] if remote else 'nothing'}, not {(expected or 'absent')[:12]} as "
+            f"expected (someone else pushed to it?). {shell.tail(r.stderr.strip(), 500)}"
+        )
 
     # -- issue worktrees ----------------------------------------------------------------------
 

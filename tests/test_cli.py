@@ -377,6 +377,7 @@ def test_status_before_anything_ran(home: Path) -> None:
         "total": 0,
         "corrupt_files": [],
         "last_scan": None,
+        "waiting": None,
     }
     assert run_cli(home, "items").stdout == "no items\n"
     assert run_cli(home, "items", "--json").stdout == "[]\n"
