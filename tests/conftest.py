@@ -135,3 +135,6 @@ def shared_dir() -> Iterator[Path]:
     if not SHARED.exists():
         pytest.skip("../shared is not beside this checkout")
     yield SHARED
+
+
+pytest_plugins = ["fakegithub.fixture"]
