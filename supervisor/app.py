@@ -16,7 +16,7 @@ from supervisor.errors import UserError
 from supervisor.forge.base import Forge
 from supervisor.forge.local import LocalForge
 from supervisor.github.auth import parse_target, resolve_token
-from supervisor.github.client import GitHubClient
+from supervisor.github.client import GitHubClient, RetryPolicy
 from supervisor.github.forge import GitHubForge
 from supervisor.home import Home
 from supervisor.items import EventLog, ItemStore
@@ -36,7 +36,14 @@ def github_client(
     home: Home, cfg: Config, on_wait: Callable[[str, float], None] | None = None
 ) -> tuple[GitHubClient, str]:
     token = resolve_token(cfg)
-    client = GitHubClient(cfg.github.api_url, token, etags=CursorEtags(home), on_wait=on_wait)
+    client = GitHubClient(
+        cfg.github.api_url,
+        token,
+        timeout=cfg.github.timeout,
+        retry=RetryPolicy(attempts=cfg.github.retries, backoff_s=cfg.github.backoff),
+        etags=CursorEtags(home),
+        on_wait=on_wait,
+    )
     return client, token
 
 

@@ -72,6 +72,15 @@ class GithubConfig:
         default="GITHUB_TOKEN", metadata=_m("environment variable with the token")
     )
     api_url: str = field(default="https://api.github.com", metadata=_m("REST API root"))
+    timeout: float = field(
+        default=30.0, metadata=_m("limit of one request to the API", kind="duration")
+    )
+    retries: int = field(
+        default=5, metadata=_m("tries of a request that fails with 5xx or a timeout", min=1)
+    )
+    backoff: float = field(
+        default=1.0, metadata=_m("first wait between tries; doubles each time", kind="duration")
+    )
 
 
 @dataclass(frozen=True)
@@ -269,7 +278,6 @@ NOT_YET_USED = (
     "reproduce",
     "hooks",
     "notify",
-    "github",
     "agents.analyst",
     "limits.replies_per_day",
     "schedule.scan_every",

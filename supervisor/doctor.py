@@ -45,7 +45,7 @@ def run_checks(home: Home) -> list[Check]:
         checks.append(Check("config", False, str(e), "correct supervisor.yaml as the message says"))
         cfg = None
     if cfg is not None:
-        checks += _target(cfg)
+        checks += _target(home, cfg)
         checks += _agents(cfg)
         unused = _unused_keys(cfg)
         if unused:
@@ -75,13 +75,50 @@ def run_checks(home: Home) -> list[Check]:
     return checks
 
 
-def _target(cfg: Config) -> list[Check]:
-    if cfg.forge != "local":
-        return [
-            Check(
-                "target", True, f"{cfg.target} (forge {cfg.forge}: not checked here)", warning=True
-            )
-        ]
+def _github(home: Home, cfg: Config) -> list[Check]:
+    """The token (present, valid, enough scope) and the repository (visible, pushable)."""
+    from supervisor.app import github_client
+    from supervisor.github.auth import parse_target
+    from supervisor.github.client import SCOPES_HELP
+
+    try:
+        owner, name = parse_target(cfg.target)
+        client, _ = github_client(home, cfg)
+        me = client.request("GET", "/user")
+    except UserError as e:
+        fix = f"set ${cfg.github.token_env}; {SCOPES_HELP}"
+        return [Check("github token", False, str(e), fix)]
+    login = me.data.get("login", "?")
+    scopes = me.headers.get("X-OAuth-Scopes")
+    checks = []
+    if scopes is not None:  # a classic token lists its scopes
+        have = sorted({s.strip() for s in scopes.split(",") if s.strip()})
+        ok = bool(set(have) & {"repo", "public_repo"})
+        detail = f"{login}, scopes: {', '.join(have) or 'none'}"
+        fix = f"create a token with the 'repo' scope; {SCOPES_HELP}"
+        checks.append(Check("github token", ok, detail, fix))
+    else:
+        checks.append(Check("github token", True, f"{login} (fine-grained token)"))
+    try:
+        repo = client.get(f"/repos/{owner}/{name}")
+    except UserError as e:
+        return [*checks, Check("target", False, str(e), "check the target owner/name")]
+    can_push = bool((repo.get("permissions") or {}).get("push"))
+    detail = (
+        f"{owner}/{name} (default branch {repo.get('default_branch')}, "
+        f"{'can' if can_push else 'cannot'} push)"
+    )
+    fix = (
+        f"the token's user needs write access to {owner}/{name} to push branches and open "
+        "pull requests"
+    )
+    checks.append(Check("target", can_push, detail, fix))
+    return checks
+
+
+def _target(home: Home, cfg: Config) -> list[Check]:
+    if cfg.forge == "github":
+        return _github(home, cfg)
     path = cfg.target_path()
     if not git.is_repo(path):
         return [

@@ -137,6 +137,8 @@ def clone_mirror(url: str, dest: Path, env: dict[str, str] | None = None) -> Non
     if stale:
         git(tmp, "update-ref", "--stdin", input="".join(f"delete {r}\n" for r in stale))
     git(tmp, "config", "--unset-all", "remote.origin.fetch")
+    # A mirror remote refuses pushes of single branches; ours pushes supervisor/* branches.
+    git(tmp, "config", "--unset", "remote.origin.mirror", check=False)
     for spec in MIRROR_REFSPECS:
         git(tmp, "config", "--add", "remote.origin.fetch", spec)
     tmp.rename(dest)

@@ -141,7 +141,7 @@ class GitHubClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as e:
                 failures += 1
-                if method != "GET":
+                if method == "POST":  # not idempotent: it may have been applied
                     raise MaybeApplied(f"{method} {_show(url)}: no answer from GitHub ({e})") from e
                 if failures >= self.retry.attempts:
                     raise GitHubError(
@@ -166,7 +166,7 @@ class GitHubClient:
                 continue
             if r.status_code >= 500:
                 failures += 1
-                if method != "GET":
+                if method == "POST":  # not idempotent: it may have been applied
                     raise MaybeApplied(
                         f"{method} {_show(url)}: GitHub answered {r.status_code}", r.status_code
                     )

@@ -57,7 +57,7 @@ class GitHubForge:
                 return create()
             except MaybeApplied as e:
                 log.warning("%s; looking whether it was applied before trying again", e)
-                self.sleep(min(30.0, 2.0**attempt))
+                self.sleep(min(30.0, self.client.retry.backoff_s * 2 ** (attempt - 1)))
                 found = find()
                 if found is not None:
                     return found
@@ -221,6 +221,9 @@ class GitHubForge:
             pull = self.find_pull(head)
             return pull if pull is not None and pull.state == "open" else None
 
+        existing = find()  # GitHub allows one open pull request per head branch
+        if existing is not None:
+            return existing
         return self._create_once(
             find,
             lambda: self._pull(
