@@ -79,7 +79,7 @@ def check_off(text: str, task_text: str) -> str | None:
 def labelled_issues(forge: Forge, label: str) -> list[Candidate]:
     """Open forge issues with the label, except the supervisor's own (they carry its marker)."""
     out = []
-    for issue in forge.list_issues(label):
+    for issue in forge.list_issues_if_changed(label) or []:
         if MARKER_PREFIX in issue.body:
             continue
         out.append(

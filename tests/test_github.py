@@ -344,3 +344,27 @@ def test_target_must_be_owner_slash_name() -> None:
     assert parse_target("git@github.com:tikv/pd.git") == ("tikv", "pd")
     with pytest.raises(UserError, match="owner/name"):
         parse_target("just-a-name")
+
+
+def test_an_issue_whose_label_a_person_removed_is_still_found(world: World, tmp_path: Path) -> None:
+    f = forge(world, tmp_path)
+    issue = f.create_issue("A task", f"x\n\n{marker('task-77')}", [])
+    world.fake.unlabel_as("maint", REPO, issue.number, "supervisor")
+    assert f.find_issue(marker("task-77")) == f.get_issue(issue.number)
+    assert f.find_issue(marker("task-78")) is None
+
+
+def test_a_rescan_of_labelled_issues_with_nothing_new_is_a_free_304(world: World) -> None:
+    asked = world.fake.open_issue_as("maint", REPO, "Please", body="Create done/x.txt")
+    world.fake.label_as("maint", REPO, asked, "ai-task")
+    for _ in range(3):
+        assert run_cli(world.home, "start", "--once").exit_code == 0
+    scans = [
+        r
+        for r in world.fake.requests
+        if r.path == f"/repos/{REPO}/issues" and r.query.get("labels") == ["ai-task"]
+    ]
+    # the first chain changed the issue itself (its block), so the second scan sees a change
+    assert [r.status for r in scans] == [200, 200, 304]
+    cursors = json.loads((world.home / "state" / "cursors.json").read_text())
+    assert cursors["etags"]["issues:acme/widgets:ai-task"]

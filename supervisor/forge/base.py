@@ -89,6 +89,9 @@ class Forge(Protocol):
 
     def list_issues(self, label: str, state: str = "open") -> list[Issue]: ...
 
+    def list_issues_if_changed(self, label: str) -> list[Issue] | None:
+        """Open issues with label; None when the forge can tell that nothing changed."""
+
     def update_issue_body(self, number: IssueNumber, body: str) -> None: ...
 
     def comment(self, number: int, body: str) -> Comment:

@@ -133,6 +133,9 @@ class LocalForge:
         )
         return self._issue(doc)
 
+    def list_issues_if_changed(self, label: str) -> list[Issue] | None:
+        return self.list_issues(label)
+
     def get_issue(self, number: IssueNumber) -> Issue:
         return self._issue(self._read(self.issues_dir / f"{number}.json"))
 

@@ -10,6 +10,7 @@ own label (strongly consistent), not through the search API, whose index lags be
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ log = logging.getLogger("supervisor.github")
 OWN_LABEL = "supervisor"  # on every issue the supervisor opens
 LABEL_COLOR = "5319e7"
 CREATE_TRIES = 4
+_ITEM = re.compile(r"supervisor:item=(\S+)")
 T = TypeVar("T")
 
 
@@ -109,10 +111,20 @@ class GitHubForge:
         )
 
     def find_issue(self, marker_text: str) -> Issue | None:
+        """The issue whose body has the marker: among the supervisor's own label first (a
+        consistent listing), then through search, in case a person removed the label."""
         pages = self.client.paginate(f"{self.base}/issues", {"labels": OWN_LABEL, "state": "all"})
         for d in pages or []:
             if "pull_request" not in d and marker_text in (d.get("body") or ""):
                 return self._issue(d)
+        item = _ITEM.search(marker_text)
+        if item is None:
+            return None
+        q = f'"{item.group(1)}" repo:{self.owner}/{self.repo} is:issue in:body'
+        found = self.client.get("/search/issues", {"q": q})
+        for d in found.get("items", []):
+            if marker_text in (d.get("body") or ""):
+                return self.get_issue(IssueNumber(int(d["number"])))
         return None
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
@@ -130,6 +142,21 @@ class GitHubForge:
                 ).data
             ),
         )
+
+    def list_issues_if_changed(self, label: str) -> list[Issue] | None:
+        """The open issues with label, or None when nothing changed since the last call (a
+        conditional request answered 304, which costs no rate limit)."""
+        pages = self.client.paginate(
+            f"{self.base}/issues",
+            {"labels": label, "state": "open"},
+            etag_key=f"issues:{self.owner}/{self.repo}:{label}",
+        )
+        if pages is None:
+            return None
+        return [self._issue(d) for d in pages if "pull_request" not in d]
+
+    def reopen_issue(self, number: IssueNumber) -> None:
+        self.client.request("PATCH", f"{self.base}/issues/{number}", json={"state": "open"})
 
     def get_issue(self, number: IssueNumber) -> Issue:
         return self._issue(self.client.get(f"{self.base}/issues/{number}"))
