@@ -368,3 +368,41 @@ def test_a_rescan_of_labelled_issues_with_nothing_new_is_a_free_304(world: World
     assert [r.status for r in scans] == [200, 200, 304]
     cursors = json.loads((world.home / "state" / "cursors.json").read_text())
     assert cursors["etags"]["issues:acme/widgets:ai-task"]
+
+
+def test_pull_request_reviews_checks_ready_and_merge(world: World, tmp_path: Path) -> None:
+    f = forge(world, tmp_path)
+    git(world.target, "checkout", "-qb", "supervisor/issue-5")
+    (world.target / "done").mkdir()
+    (world.target / "done" / "r.txt").write_text("r\n")
+    git(world.target, "add", "-A")
+    git(world.target, "commit", "-qm", "r")
+    head = git(world.target, "rev-parse", "HEAD")
+    git(world.target, "push", "-q", str(world.bare), "supervisor/issue-5")
+    pull = f.create_pull("r", "first body", "supervisor/issue-5", "main", draft=True)
+    f.update_pull_body(pull.number, "second body")
+    assert f.get_pull(pull.number).body == "second body"
+    world.fake.add_review(REPO, pull.number, "maint", "CHANGES_REQUESTED", "rename it")
+    assert [r["state"] for r in f.list_reviews(pull.number)] == ["CHANGES_REQUESTED"]
+    world.fake.add_review_comment(REPO, pull.number, "maint", "why r?", "done/r.txt", 1)
+    assert [c["body"] for c in f.list_review_comments(pull.number)] == ["why r?"]
+    world.fake.set_checks(REPO, head, [("unit", "success"), ("race", "failure")])
+    world.fake.set_statuses(REPO, head, [("ci/lint", "success")])
+    checks = f.checks(head)
+    assert {(c["name"], c["conclusion"]) for c in checks["check_runs"]} == {
+        ("unit", "success"),
+        ("race", "failure"),
+    }
+    assert checks["state"] == "success"
+    f.mark_ready(pull.number)
+    assert not f.get_pull(pull.number).draft
+    with pytest.raises(GitHubError):  # the head moved: never merge unverified code
+        f.merge_pull(pull.number, "squash", sha="0" * 40)
+    f.merge_pull(pull.number, "squash", sha=head)
+    merged = f.get_pull(pull.number)
+    assert merged.state == "merged" and merged.merged_sha
+    issue = f.create_issue("t", f"x\n{marker('task-9')}", [])
+    f.close_issue(issue.number, "wontfix")
+    assert f.get_issue(issue.number).state == "closed"
+    f.reopen_issue(issue.number)
+    assert f.get_issue(issue.number).state == "open"

@@ -216,6 +216,13 @@ class GitHubClient:
         log.warning("GitHub: %s; retrying in %.1fs", what, delay)
         self.sleep(delay)
 
+    @property
+    def graphql_url(self) -> str:
+        """api.github.com/graphql; on GitHub Enterprise Server, /api/v3 becomes /api/graphql."""
+        if self.api_url.endswith("/api/v3"):
+            return self.api_url.removesuffix("/v3") + "/graphql"
+        return f"{self.api_url}/graphql"
+
     # -- conveniences -------------------------------------------------------------------------
 
     def get(

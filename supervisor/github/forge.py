@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from supervisor.forge.base import Comment, Issue, Pull, find_marker
-from supervisor.github.client import GitHubClient, MaybeApplied
+from supervisor.github.client import GitHubClient, GitHubError, MaybeApplied
 from supervisor.ids import IssueNumber
 
 log = logging.getLogger("supervisor.github")
@@ -267,6 +267,24 @@ class GitHubForge:
 
     def update_pull_body(self, number: int, body: str) -> None:
         self.client.request("PATCH", f"{self.base}/pulls/{number}", json={"body": body})
+
+    def mark_ready(self, number: int) -> None:
+        """Take a draft pull request out of draft (GitHub offers this only through GraphQL)."""
+        node = self.client.get(f"{self.base}/pulls/{number}")["node_id"]
+        reply = self.client.request(
+            "POST",
+            self.client.graphql_url,
+            json={
+                "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
+                "{pullRequestId: $id}) { pullRequest { number isDraft } } }",
+                "variables": {"id": node},
+            },
+        ).data
+        if reply.get("errors"):
+            raise GitHubError(
+                f"GitHub could not mark pull request #{number} ready: "
+                f"{reply['errors'][0].get('message')}"
+            )
 
     def mark_pull_merged(self, number: int, sha: str) -> None:
         """On GitHub a person (or merge_pull) merges; there is nothing to record."""
