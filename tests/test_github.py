@@ -308,6 +308,13 @@ def test_a_pull_request_closed_without_merge_is_closed_wontfix(world: World) -> 
         dict(fault="rate_limit_exhausted", method="PATCH", path_pattern=r"/issues/\d+$", seconds=1),
         dict(fault=502, method="PATCH", path_pattern=r"/issues/\d+$", times=6),
         dict(fault="unauthorized", method="GET", path_pattern=r"/repos/acme/widgets$"),
+        dict(fault=502, method="GET", path_pattern=r"/labels/[^/]+$", times=2),
+        dict(fault=500, method="GET", path_pattern=r"/issues/\d+$", times=2),
+        dict(fault="timeout", method="POST", path_pattern=r"/issues$", seconds=3, after=True),
+        dict(fault=502, method="GET", path_pattern=r"/comments$", times=2),
+        dict(fault=502, method="POST", path_pattern=r"/comments$", after=True),
+        dict(fault="timeout", method="GET", path_pattern=r"/pulls$", seconds=3),
+        dict(fault="reset", method="GET", path_pattern=r"/issues$"),
     ],
     ids=lambda f: f"{f['fault']}-{f['method']}-{f['path_pattern']}",
 )
@@ -319,7 +326,6 @@ def test_faults_never_duplicate_anything(world: World, fault: dict) -> None:
         states = {i["state"] for i in items(world.home).values()}
         if states == {"pr_open"}:
             break
-    assert all(f.times == 0 for f in world.fake.faults.pending), "the fault was never hit"
     [item] = items(world.home).values()
     assert item["state"] == "pr_open", item["history"]
     world.fake.mark_ready(REPO, item["pull"])
@@ -327,6 +333,7 @@ def test_faults_never_duplicate_anything(world: World, fault: dict) -> None:
     while time.monotonic() < deadline and items(world.home)[item["id"]]["state"] != "merged":
         run_cli(world.home, "start", "--once")
     assert items(world.home)[item["id"]]["state"] == "merged"
+    assert all(f.times == 0 for f in world.fake.faults.pending), "the fault was never hit"
     issues = [i for i in world.fake.issues(REPO) if i.pull is None]
     pulls = [i for i in world.fake.issues(REPO) if i.pull is not None]
     assert len(issues) == 1 and len(pulls) == 1
@@ -406,3 +413,40 @@ def test_pull_request_reviews_checks_ready_and_merge(world: World, tmp_path: Pat
     assert f.get_issue(issue.number).state == "closed"
     f.reopen_issue(issue.number)
     assert f.get_issue(issue.number).state == "open"
+
+
+def test_the_token_can_come_from_the_gh_cli(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    bin_dir = tmp_path / "ghbin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(f'#!/bin/sh\n[ "$1 $2" = "auth token" ] && echo {TOKEN} && exit 0\nexit 1\n')
+    gh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("GITHUB_TOKEN")
+    r = run_cli(world.home, "doctor")
+    assert r.exit_code == 0, r.output
+    assert "github token: bot" in r.stdout
+
+
+def test_status_says_when_it_waits_for_the_rate_limit() -> None:
+    from supervisor import status
+
+    s = {
+        "running": True,
+        "pid": 42,
+        "started_at": "T",
+        "phase": "scan",
+        "item": None,
+        "heartbeat": "T",
+        "waiting": {"reason": "rate limit exhausted", "until": 0.0},
+        "stop_requested": False,
+        "total": 0,
+        "counts": {},
+        "corrupt_files": [],
+        "last_scan": None,
+    }
+    assert "waiting for GitHub: rate limit exhausted, until " in status.render(s)
