@@ -267,6 +267,7 @@ def test_the_whole_chain_on_github(world: World) -> None:
     assert len(fake.issues(REPO)) == 4
     # The maintainer approves and merges both.
     for item in now.values():
+        fake.add_review(REPO, item["pull"], "maint", "APPROVED", "thanks")
         fake.mark_ready(REPO, item["pull"])
         fake.merge_as("maint", REPO, item["pull"])
     r = run_cli(world.home, "start", "--once")
