@@ -1,0 +1,2 @@
+"""Failure discovery: CI logs in, failures out (extract), identified (fingerprint) and judged
+(classify)."""
