@@ -74,14 +74,18 @@ def build_deps(
     cfg: Config,
     control: RunControl,
     on_wait: Callable[[str, float], None] | None = None,
+    agents: bool = True,
 ) -> Deps:
-    worker = build_agent("worker", cfg.agents.worker, control)
-    if worker is None:
-        raise UserError("agents.worker cannot be none: the worker writes the changes")
-    check_agent_available("worker", cfg.agents.worker)
-    reviewer = build_agent("reviewer", cfg.agents.reviewer, control)
-    if reviewer is not None:
-        check_agent_available("reviewer", cfg.agents.reviewer)
+    """agents=False: a scan only (no worker or reviewer is built or checked)."""
+    worker = reviewer = None
+    if agents:
+        worker = build_agent("worker", cfg.agents.worker, control)
+        if worker is None:
+            raise UserError("agents.worker cannot be none: the worker writes the changes")
+        check_agent_available("worker", cfg.agents.worker)
+        reviewer = build_agent("reviewer", cfg.agents.reviewer, control)
+        if reviewer is not None:
+            check_agent_available("reviewer", cfg.agents.reviewer)
     if cfg.forge == "github":
         owner, name = parse_target(cfg.target)
         client, token = github_client(home, cfg, on_wait)

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from supervisor import cursors, git, land, shell, sources
+from supervisor.ci import actions as ci_actions
+from supervisor.ci import items as ci_items
+from supervisor.ci import logs as ci_logs
+from supervisor.ci import scan as ci_scan
 from supervisor.errors import ChainHalted, StopRequested, UserError
 from supervisor.forge.base import marker, with_block
+from supervisor.github.forge import GitHubForge
 from supervisor.issuetext import render_block
 from supervisor.items import Item, now_utc
 from supervisor.landing import LandSteps
 from supervisor.steps import Deps
+from supervisor.triage.classify import Signals
+from supervisor.triage.fingerprint import marker_block
 
 log = logging.getLogger("supervisor.chain")
 
@@ -71,10 +79,7 @@ class Chain(LandSteps):
         self.d.workspace.ensure_mirror(fetch=True)
         report.new_items = self.scan()
         everything = self.d.items.all()
-        for item in everything:  # triage: every new item gets its forge issue first
-            if item.state in TRIAGE:
-                self._check_stop()
-                self._advance_counted(item, report, only=TRIAGE)
+        self.triage_new(everything, report)
         worked = 0
         for item in everything:
             if item.state not in ACTIONABLE:
@@ -87,6 +92,13 @@ class Chain(LandSteps):
         report.worked = worked
         self._phase("idle")
         return report
+
+    def triage_new(self, everything: list[Item], report: ChainReport) -> None:
+        """Every new item gets its forge issue (or, for infra, its record) first."""
+        for item in everything:
+            if item.state in TRIAGE:
+                self._check_stop()
+                self._advance_counted(item, report, only=TRIAGE)
 
     def _advance_counted(
         self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None
@@ -141,6 +153,7 @@ class Chain(LandSteps):
             )
             self.d.items.create(item, f"found in {c.source.get('type')}")
             created += 1
+        created += self._scan_ci()
         cursors.update(
             self.d.home,
             "scan",
@@ -153,6 +166,49 @@ class Chain(LandSteps):
             },
         )
         return created
+
+    def _scan_ci(self) -> int:
+        """CI logs (sources.ci): new failures become items, known ones get an occurrence."""
+        ci = self.cfg.sources.ci
+        if not ci.logs_dir and not ci.workflow:
+            return 0
+        refs: list[ci_logs.LogRef] = []
+        signals: dict[str, Signals] = {}
+        if ci.logs_dir:
+            folder = Path(ci.logs_dir).expanduser()
+            folder = folder if folder.is_absolute() else self.cfg.source_dir / folder
+            refs += ci_logs.folder_logs(folder)
+        actions = self._actions() if ci.workflow else None
+        collected = False
+        if actions is not None:
+            more, signals, collected = actions.collect(ci_scan.seen(self.d.home))
+            refs += more
+        history = ci_items.history(self.d.items)  # fingerprint -> SHAs it failed at
+        for ref in refs:
+            base = signals.get(ref.key, Signals(sha=ref.sha or ""))
+            signals[ref.key] = replace(base, failed_shas_by_fingerprint=history)
+        findings, keys = ci_scan.collect(self.d.home, refs, signals)
+        created, updated = ci_items.upsert(self.d.items, findings)
+        ci_scan.mark_seen(self.d.home, keys)  # only once the items are saved
+        if actions is not None:
+            actions.advance(collected)
+        if keys:
+            log.info(
+                "CI logs: %d triaged, %d new items, %d new occurrences", len(keys), created, updated
+            )
+        return created
+
+    def _actions(self) -> ci_actions.ActionsSource:
+        forge = self.d.forge
+        if not isinstance(forge, GitHubForge):
+            raise UserError(
+                "sources.ci.workflow reads GitHub Actions: it needs forge: github "
+                "(for logs on disk use sources.ci.logs_dir)"
+            )
+        ci = self.cfg.sources.ci
+        return ci_actions.ActionsSource(
+            forge.client, forge.owner, forge.repo, ci.workflow, ci.since, self.d.home
+        )
 
     def advance(self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None) -> None:
         """Take one item as far as it can go in this chain, one saved step at a time.
@@ -206,21 +262,34 @@ class Chain(LandSteps):
     # -- triage and approval ------------------------------------------------------------------
 
     def triage(self, item: Item) -> None:
-        """Make sure the item has a forge issue (found by its marker after a crash, never twice)."""
+        """Make sure the item has a forge issue (found by its marker after a crash, never twice).
+
+        Infrastructure failures are recorded and counted, not turned into work: no issue.
+        """
+        if item.kind == "infra":
+            reasons = "; ".join(item.source.get("reasons", [])) or "an infrastructure failure"
+            self.d.items.transition(item, "ignored", f"infra: {reasons}"[:500])
+            return
         if item.issue is None:
             mark = marker(item.id)
             issue = self.d.forge.find_issue(mark)
             if issue is None:
-                intro = (
-                    f"{item.body}\n\nFound in `{item.source.get('file', '')}` by the "
-                    "supervisor; this issue follows its work."
-                )
+                intro = self._issue_intro(item)
                 issue = self.d.forge.create_issue(
                     item.title, with_block(intro, render_block(item)), ["supervisor"]
                 )
             item.issue = issue.number
         self.d.items.transition(
             item, "triaged", f"tracked as {self.d.forge.name} issue #{item.issue}"
+        )
+
+    @staticmethod
+    def _issue_intro(item: Item) -> str:
+        if item.source.get("type") == "ci":
+            return f"{item.body}\n\n{marker_block([item.fingerprint])}"
+        return (
+            f"{item.body}\n\nFound in `{item.source.get('file', '')}` by the "
+            "supervisor; this issue follows its work."
         )
 
     def _sync_issue(self, item: Item) -> None:

@@ -179,6 +179,54 @@ def start(
 
 
 @cli.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be filed; change nothing.")
+@click.pass_context
+def scan(ctx: click.Context, dry_run: bool) -> int:
+    """Discovery and triage only: find work, open or update forge issues; no agent runs."""
+    home = _home(ctx)
+    cfg = app.load(home)
+    if dry_run:
+        for line in dryrun.scan_plan(home, cfg):
+            click.echo(line)
+        return 0
+    app.setup_logging(home, console=True)
+    try:
+        return runner.scan_only(home, cfg, click.echo)
+    finally:
+        app.teardown_logging()
+
+
+@cli.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def triage(logs: tuple[str, ...], as_json: bool) -> None:
+    """Extract, fingerprint and classify the failures in CI log files (offline).
+
+    Each failure is printed with its test, package, kind, category and the reasons for it.
+    """
+    from supervisor.ci.logs import file_ref
+    from supervisor.ci.scan import triage_log
+
+    failures = []
+    for name in logs:
+        path = Path(name)
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise UserError(f"{name}: cannot read it ({e.strerror or e})") from e
+        failures += triage_log(file_ref(path))
+    if as_json:
+        click.echo(json.dumps({"failures": [f.to_json() for f in failures]}, indent=2))
+        return
+    if not failures:
+        click.echo("no failures found")
+    for f in failures:
+        click.echo(f"{f.category:<10} {f.kind:<14} {f.test or '(package)'}  {f.package}")
+        click.echo(f"    {f.fingerprint}: {'; '.join(f.reasons)}")
+
+
+@cli.command()
 @click.option("--wait", is_flag=True, help="Return only when the running supervisor has exited.")
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after SECONDS.")
 @click.pass_context

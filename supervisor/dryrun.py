@@ -51,3 +51,35 @@ def plan(home: Home, cfg: Config) -> list[str]:
     if len(lines) == 1:
         lines.append("nothing to do")
     return lines
+
+
+def scan_plan(home: Home, cfg: Config) -> list[str]:
+    """What `supervisor scan` would file: new tasks, issues and CI findings; writes nothing."""
+    lines = [line for line in plan(home, cfg) if line.startswith(("would add", "no "))]
+    if cfg.sources.ci.logs_dir:
+        from supervisor.ci import items as ci_items
+        from supervisor.ci import logs as ci_logs
+        from supervisor.ci import scan as ci_scan
+
+        folder = Path(cfg.sources.ci.logs_dir).expanduser()
+        folder = folder if folder.is_absolute() else cfg.source_dir / folder
+        store = item_store(home)
+        findings, keys = ci_scan.collect(home, ci_logs.folder_logs(folder))
+        lines.append(f"{len(keys)} CI log(s) not triaged before")
+        for finding in findings:
+            f = finding.failure
+            known = store.get(f.fingerprint)
+            if known is not None:
+                lines.append(
+                    f"would add an occurrence to {known.id} ({known.state}): {known.title}"
+                )
+            elif f.category == "infra":
+                lines.append(f"would record (not file) {f.fingerprint}: {ci_items.title(finding)}")
+            else:
+                lines.append(
+                    f"would file {f.fingerprint}: {ci_items.title(finding)} "
+                    f"({'; '.join(f.reasons)})"
+                )
+    if not lines:
+        lines.append("nothing new to file")
+    return lines

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor import git, prompts
-from supervisor.errors import StopRequested
+from supervisor.errors import StopRequested, UserError
 from supervisor.gate import GateOutcome, run_gate
 from supervisor.ids import Sha
 from supervisor.items import Item, now_utc
@@ -72,6 +72,8 @@ class FixSteps(StepBase):
         folder = self.d.home.attempt_dir(item.issue, n)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "prompt.md").write_text(prompt, encoding="utf-8")
+        if self.d.worker is None:
+            raise UserError("no worker: this run only scans (supervisor scan)")
         run = self.d.worker.run(
             "worker", prompt, wt, self.cfg.agents.timeout, folder / "agent.jsonl", item_id=item.id
         )

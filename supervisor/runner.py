@@ -19,7 +19,7 @@ from filelock import FileLock, Timeout
 
 from supervisor import app, store
 from supervisor.agents import RunControl
-from supervisor.chain import Chain
+from supervisor.chain import Chain, ChainReport
 from supervisor.config import Config
 from supervisor.errors import (
     EXIT_INTERRUPTED,
@@ -200,3 +200,18 @@ def start_background(home: Home, args: list[str], echo: Callable[[str], None]) -
         f"the supervisor (pid {child.pid}) did not report as started within 30s; "
         f"see {home.log_file}"
     )
+
+
+def scan_only(home: Home, cfg: Config, echo: Callable[[str], None]) -> int:
+    """`supervisor scan`: discovery and triage (forge issues opened or updated), no agent runs."""
+    refuse_if_stopped(home)
+    with home_lock(home):
+        home.ensure_dirs()
+        store.remove_stale_temp_files(home.state)
+        deps = app.build_deps(home, cfg, RunControl(), agents=False)
+        chain = Chain(deps)
+        deps.workspace.ensure_mirror(fetch=True)
+        report = ChainReport(new_items=chain.scan())
+        chain.triage_new(deps.items.all(), report)
+        echo(f"scan done: {report.new_items} new items, {len(report.blocked)} blocked")
+        return EXIT_OK

@@ -33,7 +33,7 @@ class Deps:
     items: ItemStore
     forge: Forge
     workspace: Workspace
-    worker: Agent
+    worker: Agent | None  # None for `supervisor scan`, which dispatches nothing
     reviewer: Agent | None
     control: RunControl
     set_phase: Callable[[str, str | None], None] = lambda phase, item: None

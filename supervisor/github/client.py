@@ -95,6 +95,7 @@ class GitHubClient:
         self.retry = retry or RetryPolicy()
         self.etags = etags
         self.on_wait = on_wait or (lambda reason, until: None)
+        self.pending_etags: dict[str, str] = {}
         self.sleep = sleep
         self.clock = clock
         add_secret(token)
@@ -120,6 +121,7 @@ class GitHubClient:
         etag_key: str | None = None,
         allow_404: bool = False,
         allow_redirects: bool = True,
+        defer_etag: bool = False,
     ) -> Reply:
         url = path if path.startswith("http") else f"{self.api_url}{path}"
         headers: dict[str, str] = {}
@@ -178,10 +180,16 @@ class GitHubClient:
                     )
                 self._backoff(failures, f"{r.status_code} on {method} {_show(url)}")
                 continue
-            return self._reply(method, url, r, etag_key, allow_404)
+            return self._reply(method, url, r, etag_key, allow_404, defer_etag)
 
     def _reply(
-        self, method: str, url: str, r: requests.Response, etag_key: str | None, allow_404: bool
+        self,
+        method: str,
+        url: str,
+        r: requests.Response,
+        etag_key: str | None,
+        allow_404: bool,
+        defer_etag: bool = False,
     ) -> Reply:
         if r.status_code == 304:
             return Reply(304, None, r.headers)
@@ -191,7 +199,10 @@ class GitHubClient:
             raise _client_error(method, url, r)
         data = _json(r) if r.content and "json" in r.headers.get("Content-Type", "") else r.text
         if etag_key and self.etags is not None and r.headers.get("ETag"):
-            self.etags.set(etag_key, r.headers["ETag"])
+            if defer_etag:  # kept until the caller has saved what it did with the answer
+                self.pending_etags[etag_key] = r.headers["ETag"]
+            else:
+                self.etags.set(etag_key, r.headers["ETag"])
         return Reply(r.status_code, data, r.headers)
 
     def _rate_limit_wait(self, r: requests.Response) -> tuple[str, float] | None:
@@ -237,18 +248,30 @@ class GitHubClient:
         *,
         etag_key: str | None = None,
         key: str | None = None,
+        defer_etag: bool = False,
     ) -> Iterator[Any] | None:
         """Every item of a listing, page by page (Link: rel="next").
 
         With etag_key, the first page is a conditional request: None when nothing changed (304).
         key: the listing sits under this key of each page (e.g. "workflow_runs").
+        defer_etag: keep the new ETag aside until commit_etag(etag_key), so that a crash before
+        the caller saved its work does not make the next request a 304 that hides that work.
         """
         first = self.request(
-            "GET", path, params={"per_page": 100, **(params or {})}, etag_key=etag_key
+            "GET",
+            path,
+            params={"per_page": 100, **(params or {})},
+            etag_key=etag_key,
+            defer_etag=defer_etag,
         )
         if first.not_modified:
             return None
         return self._pages(first, key)
+
+    def commit_etag(self, etag_key: str) -> None:
+        etag = self.pending_etags.pop(etag_key, None)
+        if etag and self.etags is not None:
+            self.etags.set(etag_key, etag)
 
     def _pages(self, reply: Reply, key: str | None) -> Iterator[Any]:
         while True:
