@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import git, init_home, make_target, run_cli
 from fakegithub.server import FakeGitHub
 
