@@ -182,7 +182,7 @@ def start(
 @click.option("--dry-run", is_flag=True, help="Print what would be filed; change nothing.")
 @click.pass_context
 def scan(ctx: click.Context, dry_run: bool) -> int:
-    """Discovery and triage only: find work, open or update forge issues; no agent runs."""
+    """Discovery and triage only: file or update forge issues; no agent runs."""
     home = _home(ctx)
     cfg = app.load(home)
     if dry_run:
