@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from supervisor import cursors
 from supervisor.agents import RunControl, build_agent
 from supervisor.chain import Deps
 from supervisor.config import AgentSpec, Config, load_config
@@ -90,7 +91,9 @@ def build_deps(
         owner, name = parse_target(cfg.target)
         client, token = github_client(home, cfg, on_wait)
         github = GitHubForge(client, owner, name)
-        repo = github.repository()
+        repo = github.repository(cursors.read(home).get("repository"))
+        keep = ("full_name", "clone_url", "default_branch", "permissions")
+        cursors.update(home, "repository", {k: repo.get(k) for k in keep})
         forge: Forge = github
         workspace = Workspace(home, cfg, Remote(str(repo["clone_url"]), token))
     else:

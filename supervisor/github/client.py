@@ -122,10 +122,13 @@ class GitHubClient:
         allow_404: bool = False,
         allow_redirects: bool = True,
         defer_etag: bool = False,
+        force: bool = False,
     ) -> Reply:
+        """One request (see the module docstring). force: not conditional, but still remember
+        the ETag of the answer."""
         url = path if path.startswith("http") else f"{self.api_url}{path}"
         headers: dict[str, str] = {}
-        if etag_key and self.etags is not None:
+        if etag_key and self.etags is not None and not force:
             etag = self.etags.get(etag_key)
             if etag:
                 headers["If-None-Match"] = etag

@@ -46,9 +46,18 @@ class GitHubForge:
 
     # -- the repository -----------------------------------------------------------------------
 
-    def repository(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.client.get(self.base)
-        return data
+    def repository(self, cached: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The repository (clone_url, default_branch, permissions). With cached (what an earlier
+        call returned), a conditional request: a 304 costs no rate limit and returns cached."""
+        if cached and cached.get("full_name", "").lower() == f"{self.owner}/{self.repo}".lower():
+            reply = self.client.request("GET", self.base, etag_key=f"repo:{self.owner}/{self.repo}")
+            if reply.not_modified:
+                return cached
+            return dict(reply.data)
+        reply = self.client.request(
+            "GET", self.base, etag_key=f"repo:{self.owner}/{self.repo}", force=True
+        )
+        return dict(reply.data)
 
     # -- creating exactly once ----------------------------------------------------------------
 
