@@ -172,6 +172,7 @@ class Chain(LandSteps):
         ci = self.cfg.sources.ci
         if not ci.logs_dir and not ci.workflow:
             return 0
+        self.d.workspace.ensure_mirror(fetch=False)  # for the commits' changed files
         refs: list[ci_logs.LogRef] = []
         signals: dict[str, Signals] = {}
         if ci.logs_dir:
@@ -186,7 +187,14 @@ class Chain(LandSteps):
         history = ci_items.history(self.d.items)  # fingerprint -> SHAs it failed at
         for ref in refs:
             base = signals.get(ref.key, Signals(sha=ref.sha or ""))
-            signals[ref.key] = replace(base, failed_shas_by_fingerprint=history)
+            touched = git.changed_paths(self.d.workspace.mirror, ref.sha) if ref.sha else None
+            deterministic = ref.extra.get("deterministic")
+            signals[ref.key] = replace(
+                base,
+                failed_shas_by_fingerprint=history,
+                touched_paths=touched,
+                deterministic=deterministic if isinstance(deterministic, bool) else None,
+            )
         findings, keys = ci_scan.collect(self.d.home, refs, signals)
         created, updated = ci_items.upsert(self.d.items, findings)
         ci_scan.mark_seen(self.d.home, keys)  # only once the items are saved

@@ -325,6 +325,23 @@ def update_ref(repo: Path, ref: str, new: str, old: str) -> None:
     _out(repo, "update-ref", ref, new, old, what=f"move {ref} to {new}")
 
 
+def changed_paths(repo: Path, sha: str) -> list[str] | None:
+    """The files the commit sha changed against its first parent; None when sha is unknown."""
+    r = git(
+        repo,
+        "diff-tree",
+        "--no-commit-id",
+        "--name-only",
+        "-r",
+        "--root",
+        "-m",
+        "--first-parent",
+        sha,
+        check=False,
+    )
+    return sorted(set(r.stdout.split())) if r.returncode == 0 else None
+
+
 def show_file(repo: Path, rev: str, path: str) -> str | None:
     r = git(repo, "show", f"{rev}:{path}", check=False)
     return r.stdout if r.returncode == 0 else None

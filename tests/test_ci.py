@@ -189,3 +189,32 @@ def test_actions_runs_become_items_and_a_rerun_pass_is_a_flaky_signal(
     assert run_cli(gha, "scan").exit_code == 0
     runs = [x for x in fake.requests[before:] if "/actions/" in x.path]
     assert runs and all(x.status == 304 for x in runs), [(x.path, x.status) for x in runs]
+
+
+def test_deduplication_survives_a_lost_state_folder(gha: Path, fake_github: FakeGitHub) -> None:
+    import shutil
+
+    fake = fake_github
+    run = fake.add_workflow_run(REPO, "b" * 40, workflow="pd-tests.yaml", conclusion="failure")
+    fake.add_job(REPO, run, "unit", "failure", log=WAIT_FAILURE.format(line=41, dur="30.01"))
+    assert run_cli(gha, "scan").exit_code == 0
+    assert len(fake.issues(REPO)) == 1
+    shutil.rmtree(gha / "state")  # everything the supervisor knew is gone
+    r = run_cli(gha, "scan")
+    assert r.exit_code == 0, r.output
+    issues = fake.issues(REPO)
+    assert len(issues) == 1, [i.title for i in issues]
+    [item] = [json.loads(p.read_text()) for p in (gha / "state" / "items").glob("*.json")]
+    assert item["issue"] == issues[0].number
+    assert f"supervisor:fingerprints {item['fingerprint']}" in (issues[0].body or "")
+
+
+def test_logs_dir_may_be_a_single_log(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "t", [])
+    home = init_home(tmp_path / "h", target)
+    log = write_log(tmp_path, "one.log", WAIT_FAILURE.format(line=41, dur="30.01"))
+    cfg = (home / "supervisor.yaml").read_text().replace("logs_dir: ''", f"logs_dir: {log}")
+    (home / "supervisor.yaml").write_text(cfg)
+    assert run_cli(home, "scan").exit_code == 0
+    [item] = [json.loads(p.read_text()) for p in (home / "state" / "items").glob("*.json")]
+    assert item["kind"] == "flaky" and item["occurrences"][0]["log"] == str(log)

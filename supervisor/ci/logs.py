@@ -48,7 +48,10 @@ def file_ref(path: Path) -> LogRef:
 
 
 def folder_logs(folder: Path) -> list[LogRef]:
-    """Every log file under folder (info.json files are read as such)."""
+    """Every log file under folder (info.json files are read as such); folder may also be one
+    log file or one info.json."""
+    if folder.is_file():
+        return [info_json(folder) if folder.suffix == ".json" else file_ref(folder)]
     if not folder.is_dir():
         raise UserError(f"sources.ci.logs_dir: {folder} is not a folder of CI logs")
     refs = []
