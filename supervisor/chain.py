@@ -179,11 +179,14 @@ class Chain(LandSteps):
             folder = Path(ci.logs_dir).expanduser()
             folder = folder if folder.is_absolute() else self.cfg.source_dir / folder
             refs += ci_logs.folder_logs(folder)
-        actions = self._actions() if ci.workflow else None
-        collected = False
-        if actions is not None:
-            more, signals, collected = actions.collect(ci_scan.seen(self.d.home))
+        sources = self._actions() if ci.workflow else []
+        collected: list[bool] = []
+        done = ci_scan.seen(self.d.home)
+        for source in sources:
+            more, found, ok = source.collect(done)
             refs += more
+            signals.update(found)
+            collected.append(ok)
         history = ci_items.history(self.d.items)  # fingerprint -> SHAs it failed at
         for ref in refs:
             base = signals.get(ref.key, Signals(sha=ref.sha or ""))
@@ -198,15 +201,16 @@ class Chain(LandSteps):
         findings, keys = ci_scan.collect(self.d.home, refs, signals)
         created, updated = ci_items.upsert(self.d.items, findings)
         ci_scan.mark_seen(self.d.home, keys)  # only once the items are saved
-        if actions is not None:
-            actions.advance(collected)
+        for source, ok in zip(sources, collected, strict=True):
+            source.advance(ok)
         if keys:
             log.info(
                 "CI logs: %d triaged, %d new items, %d new occurrences", len(keys), created, updated
             )
         return created
 
-    def _actions(self) -> ci_actions.ActionsSource:
+    def _actions(self) -> list[ci_actions.ActionsSource]:
+        """One source per configured workflow and branch (every branch when none is given)."""
         forge = self.d.forge
         if not isinstance(forge, GitHubForge):
             raise UserError(
@@ -214,9 +218,13 @@ class Chain(LandSteps):
                 "(for logs on disk use sources.ci.logs_dir)"
             )
         ci = self.cfg.sources.ci
-        return ci_actions.ActionsSource(
-            forge.client, forge.owner, forge.repo, ci.workflow, ci.since, self.d.home
-        )
+        return [
+            ci_actions.ActionsSource(
+                forge.client, forge.owner, forge.repo, workflow, ci.since, self.d.home, branch
+            )
+            for workflow in ci.workflow
+            for branch in (ci.branches or [""])
+        ]
 
     def advance(self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None) -> None:
         """Take one item as far as it can go in this chain, one saved step at a time.

@@ -85,7 +85,13 @@ class GithubConfig:
 
 @dataclass(frozen=True)
 class CiSource:
-    workflow: str = field(default="", metadata=_m("GitHub Actions workflow file; empty: off"))
+    workflow: list[str] = field(
+        default_factory=list,
+        metadata=_m("GitHub Actions workflow file(s), e.g. pd-tests.yaml; empty: off"),
+    )
+    branches: list[str] = field(
+        default_factory=list, metadata=_m("only runs on these branches; empty: every branch")
+    )
     since: float = field(
         default=7 * 86400.0, metadata=_m("first scan looks back this far", kind="duration")
     )

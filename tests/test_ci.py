@@ -147,7 +147,7 @@ def gha(tmp_path: Path, fake_github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
     cfg = (home / "supervisor.yaml").read_text()
     cfg = cfg.replace(f"target: {target}", f"target: {REPO}")
     cfg = cfg.replace("api_url: https://api.github.com", f"api_url: {fake_github.url}")
-    cfg = cfg.replace("workflow: ''", "workflow: pd-tests.yaml").replace(
+    cfg = cfg.replace("workflow: []", "workflow: pd-tests.yaml").replace(
         "backoff: 1s", "backoff: 0.05s"
     )
     (home / "supervisor.yaml").write_text(cfg)
@@ -218,3 +218,18 @@ def test_logs_dir_may_be_a_single_log(tmp_path: Path) -> None:
     assert run_cli(home, "scan").exit_code == 0
     [item] = [json.loads(p.read_text()) for p in (home / "state" / "items").glob("*.json")]
     assert item["kind"] == "flaky" and item["occurrences"][0]["log"] == str(log)
+
+
+def test_only_the_configured_branches_are_scanned(gha: Path, fake_github: FakeGitHub) -> None:
+    cfg = (gha / "supervisor.yaml").read_text().replace("branches: []", "branches: [main]")
+    (gha / "supervisor.yaml").write_text(cfg)
+    fake = fake_github
+    on_main = fake.add_workflow_run(REPO, "c" * 40, workflow="pd-tests.yaml", head_branch="main")
+    fake.add_job(REPO, on_main, "unit", "failure", log=WAIT_FAILURE.format(line=41, dur="1"))
+    on_pr = fake.add_workflow_run(REPO, "d" * 40, workflow="pd-tests.yaml", head_branch="topic")
+    fake.add_job(REPO, on_pr, "unit", "failure", log=INFRA)
+    assert run_cli(gha, "scan").exit_code == 0
+    [item] = [json.loads(p.read_text()) for p in (gha / "state" / "items").glob("*.json")]
+    assert item["occurrences"][0]["run"] == str(on_main)
+    listing = [r for r in fake.requests if r.path.endswith("/runs")]
+    assert listing and all(r.query.get("branch") == ["main"] for r in listing)

@@ -114,7 +114,7 @@ def test_every_key_of_the_design_example_is_accepted(tmp_path: Path) -> None:
     assert cfg.forge == "github"
     assert cfg.github.token_env == "GITHUB_TOKEN"
     assert cfg.github.api_url == "https://api.github.com"
-    assert cfg.sources.ci.workflow == "pd-tests.yaml"
+    assert cfg.sources.ci.workflow == ["pd-tests.yaml"]  # a single name is a list of one
     assert cfg.sources.ci.since == 7 * 86400
     assert cfg.sources.tasks.file == "specs/tasks.md"
     assert cfg.sources.issues.label == "ai-task"

@@ -88,7 +88,7 @@ def main() -> int:
             )
             cfg = (home / "supervisor.yaml").read_text()
             cfg = cfg.replace("api_url: https://api.github.com", f"api_url: {fake.url}")
-            cfg = cfg.replace("workflow: ''", "workflow: pd.yaml")
+            cfg = cfg.replace("workflow: []", "workflow: pd.yaml")
             (home / "supervisor.yaml").write_text(cfg)
             start = len(fake.requests)
             supervisor(home, "scan")

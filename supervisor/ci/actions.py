@@ -44,22 +44,31 @@ class JobSeen:
 
 class ActionsSource:
     def __init__(
-        self, client: GitHubClient, owner: str, repo: str, workflow: str, since_s: float, home: Home
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        workflow: str,
+        since_s: float,
+        home: Home,
+        branch: str = "",
     ) -> None:
         self.client = client
         self.base = f"/repos/{owner}/{repo}"
         self.slug = f"{owner}/{repo}"
         self.workflow = workflow
+        self.branch = branch
+        self.name = f"{workflow}@{branch}" if branch else workflow  # its cursor and ETag
         self.since_s = since_s
         self.home = home
         self._pending: dict[str, Any] = {}
 
     @property
     def _etag_key(self) -> str:
-        return f"runs:{self.slug}:{self.workflow}"
+        return f"runs:{self.slug}:{self.name}"
 
     def _state(self) -> dict[str, Any]:
-        state = cursors.read(self.home).get(CURSOR, {}).get(self.workflow)
+        state = cursors.read(self.home).get(CURSOR, {}).get(self.name)
         return dict(state) if isinstance(state, dict) else {}
 
     def _since(self) -> str:
@@ -79,7 +88,11 @@ class ActionsSource:
         """Completed runs since the watermark, oldest first; None when nothing changed (304)."""
         pages = self.client.paginate(
             f"{self.base}/actions/workflows/{self.workflow}/runs",
-            {"created": f">={self._since()}", "status": "completed"},
+            {
+                "created": f">={self._since()}",
+                "status": "completed",
+                **({"branch": self.branch} if self.branch else {}),
+            },
             etag_key=self._etag_key,
             key="workflow_runs",
             defer_etag=True,
@@ -158,7 +171,7 @@ class ActionsSource:
         """Called once the findings are saved: the runs looked at and the ETag move on."""
         if collected and self._pending:
             state = cursors.read(self.home).get(CURSOR, {})
-            state[self.workflow] = self._pending
+            state[self.name] = self._pending
             cursors.update(self.home, CURSOR, state)
         self.client.commit_etag(self._etag_key)
 
