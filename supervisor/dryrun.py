@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from supervisor import git, sources
 from supervisor.app import build_forge, item_store
 from supervisor.chain import ACTIONABLE
+from supervisor.ci import actions as ci_actions
+from supervisor.ci import items as ci_items
+from supervisor.ci import logs as ci_logs
+from supervisor.ci import scan as ci_scan
 from supervisor.config import Config
+from supervisor.forge.base import Forge
+from supervisor.github.auth import parse_target, resolve_token
+from supervisor.github.client import GitHubClient, RetryPolicy
+from supervisor.github.forge import GitHubForge
 from supervisor.home import Home
+from supervisor.triage.classify import Signals
 
 NEXT_STEP = {
     "new": "open a forge issue for it",
@@ -25,23 +35,29 @@ NEXT_STEP = {
 
 def plan(home: Home, cfg: Config) -> list[str]:
     lines: list[str] = []
+    repo: Path | None = None
     if (home.mirror / "HEAD").exists():
-        repo: Path = home.mirror
+        repo = home.mirror
         lines.append(f"would fetch {cfg.target} into {home.mirror}")
     else:
-        repo = cfg.target_path()
         lines.append(f"would clone {cfg.target} into {home.mirror}")
-    base = cfg.base_branch or git.default_branch(repo)
+        if cfg.forge == "local":
+            repo = cfg.target_path()
+        else:
+            lines.append("(the tasks file is read once the repository is cloned)")
     store = item_store(home)
     candidates: list[sources.Candidate] = []
-    if cfg.sources.tasks.file:
+    if cfg.sources.tasks.file and repo is not None:
+        base = cfg.base_branch or git.default_branch(repo)
         text = git.show_file(repo, f"refs/heads/{base}", cfg.sources.tasks.file)
         if text is None:
             lines.append(f"no {cfg.sources.tasks.file} on {base}: no tasks")
         else:
             candidates += sources.parse_tasks(text, cfg.sources.tasks.file)
-    if cfg.sources.issues.label and home.forge_dir.exists():
-        candidates += sources.labelled_issues(build_forge(home, cfg), cfg.sources.issues.label)
+    if cfg.sources.issues.label:
+        forge = _preview_forge(home, cfg)
+        if forge is not None:
+            candidates += sources.labelled_issues(forge, cfg.sources.issues.label, False)
     for c in candidates:
         if not store.path(c.id).exists():
             lines.append(f"would add {c.kind} {c.id}: {c.title}")
@@ -53,33 +69,70 @@ def plan(home: Home, cfg: Config) -> list[str]:
     return lines
 
 
+def _preview_client(cfg: Config) -> GitHubClient:
+    """A client that remembers nothing (no ETags saved): a dry run writes no state."""
+    return GitHubClient(
+        cfg.github.api_url,
+        resolve_token(cfg),
+        timeout=cfg.github.timeout,
+        retry=RetryPolicy(attempts=cfg.github.retries, backoff_s=cfg.github.backoff),
+    )
+
+
+def _preview_forge(home: Home, cfg: Config) -> Forge | None:
+    if cfg.forge == "github":
+        owner, name = parse_target(cfg.target)
+        return GitHubForge(_preview_client(cfg), owner, name)
+    return build_forge(home, cfg) if home.forge_dir.exists() else None
+
+
+def _actions_preview(home: Home, cfg: Config, logs: Path) -> list[ci_actions.ActionsSource]:
+    """Actions sources that write nothing: ETags kept in memory, logs in a temporary folder."""
+    owner, name = parse_target(cfg.target)
+    client = _preview_client(cfg)
+    return [
+        ci_actions.ActionsSource(
+            client, owner, name, workflow, cfg.sources.ci.since, home, branch, logs_root=logs
+        )
+        for workflow in cfg.sources.ci.workflow
+        for branch in (cfg.sources.ci.branches or [""])
+    ]
+
+
+def _ci_plan(home: Home, refs: list[ci_logs.LogRef], signals: dict[str, Signals]) -> list[str]:
+    store = item_store(home)
+    findings, keys = ci_scan.collect(home, refs, signals)
+    lines = [f"{len(keys)} CI log(s) not triaged before"]
+    for finding in findings:
+        f = finding.failure
+        known = store.get(f.fingerprint)
+        if known is not None:
+            lines.append(f"would add an occurrence to {known.id} ({known.state}): {known.title}")
+        elif f.category == "infra":
+            lines.append(f"would record (not file) {f.fingerprint}: {ci_items.title(finding)}")
+        else:
+            lines.append(
+                f"would file {f.fingerprint}: {ci_items.title(finding)} ({'; '.join(f.reasons)})"
+            )
+    return lines
+
+
 def scan_plan(home: Home, cfg: Config) -> list[str]:
     """What `supervisor scan` would file: new tasks, issues and CI findings; writes nothing."""
     lines = [line for line in plan(home, cfg) if line.startswith(("would add", "no "))]
-    if cfg.sources.ci.logs_dir:
-        from supervisor.ci import items as ci_items
-        from supervisor.ci import logs as ci_logs
-        from supervisor.ci import scan as ci_scan
-
-        folder = Path(cfg.sources.ci.logs_dir).expanduser()
-        folder = folder if folder.is_absolute() else cfg.source_dir / folder
-        store = item_store(home)
-        findings, keys = ci_scan.collect(home, ci_logs.folder_logs(folder))
-        lines.append(f"{len(keys)} CI log(s) not triaged before")
-        for finding in findings:
-            f = finding.failure
-            known = store.get(f.fingerprint)
-            if known is not None:
-                lines.append(
-                    f"would add an occurrence to {known.id} ({known.state}): {known.title}"
-                )
-            elif f.category == "infra":
-                lines.append(f"would record (not file) {f.fingerprint}: {ci_items.title(finding)}")
-            else:
-                lines.append(
-                    f"would file {f.fingerprint}: {ci_items.title(finding)} "
-                    f"({'; '.join(f.reasons)})"
-                )
+    refs, signals = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if cfg.sources.ci.logs_dir:
+            folder = Path(cfg.sources.ci.logs_dir).expanduser()
+            folder = folder if folder.is_absolute() else cfg.source_dir / folder
+            refs += ci_logs.folder_logs(folder)
+        if cfg.sources.ci.workflow and cfg.forge == "github":
+            for source in _actions_preview(home, cfg, Path(tmp)):
+                more, found, _ = source.collect(ci_scan.seen(home))  # never advanced
+                refs += more
+                signals.update(found)
+        if refs or cfg.sources.ci.logs_dir or cfg.sources.ci.workflow:
+            lines += _ci_plan(home, refs, signals)
     if not lines:
         lines.append("nothing new to file")
     return lines

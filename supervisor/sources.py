@@ -76,10 +76,14 @@ def check_off(text: str, task_text: str) -> str | None:
     return None
 
 
-def labelled_issues(forge: Forge, label: str) -> list[Candidate]:
-    """Open forge issues with the label, except the supervisor's own (they carry its marker)."""
+def labelled_issues(forge: Forge, label: str, conditional: bool = True) -> list[Candidate]:
+    """Open forge issues with the label, except the supervisor's own (they carry its marker).
+
+    conditional: ask only for changes since the last call (none when nothing changed).
+    """
+    found = forge.list_issues_if_changed(label) if conditional else forge.list_issues(label)
     out = []
-    for issue in forge.list_issues_if_changed(label) or []:
+    for issue in found or []:
         if MARKER_PREFIX in issue.body:
             continue
         out.append(

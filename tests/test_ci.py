@@ -233,3 +233,24 @@ def test_only_the_configured_branches_are_scanned(gha: Path, fake_github: FakeGi
     assert item["occurrences"][0]["run"] == str(on_main)
     listing = [r for r in fake.requests if r.path.endswith("/runs")]
     assert listing and all(r.query.get("branch") == ["main"] for r in listing)
+
+
+def test_scan_dry_run_on_github_previews_actions_and_writes_nothing(
+    gha: Path, fake_github: FakeGitHub
+) -> None:
+    fake = fake_github
+    run = fake.add_workflow_run(REPO, "e" * 40, workflow="pd-tests.yaml")
+    fake.add_job(REPO, run, "unit", "failure", log=WAIT_FAILURE.format(line=41, dur="1"))
+    asked = fake.open_issue_as("bot", REPO, "Please", body="do it")
+    fake.label_as("bot", REPO, asked, "ai-task")
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(p): p.read_bytes() for p in gha.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    r = run_cli(gha, "scan", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "would file fp-" in r.stdout and "Flaky test: TestRegionSyncer" in r.stdout
+    assert f"would add issue issue-{asked}: Please" in r.stdout
+    assert snapshot() == before
+    assert len(fake.issues(REPO)) == 1  # nothing filed

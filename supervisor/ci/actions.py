@@ -52,12 +52,14 @@ class ActionsSource:
         since_s: float,
         home: Home,
         branch: str = "",
+        logs_root: Path | None = None,
     ) -> None:
         self.client = client
         self.base = f"/repos/{owner}/{repo}"
         self.slug = f"{owner}/{repo}"
         self.workflow = workflow
         self.branch = branch
+        self.logs_root = logs_root or home.state / "ci-logs"  # a temporary folder for a dry run
         self.name = f"{workflow}@{branch}" if branch else workflow  # its cursor and ETag
         self.since_s = since_s
         self.home = home
@@ -186,7 +188,7 @@ class ActionsSource:
         location = reply.headers.get("Location")
         if reply.status != 302 or not location:
             raise GitHubError(f"expected a redirect to job {job_id}'s log, got {reply.status}")
-        dest = self.home.state / "ci-logs" / str(run_id) / f"{job_id}-{attempt}.log"
+        dest = self.logs_root / str(run_id) / f"{job_id}-{attempt}.log"
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".part")
         # The short-lived link carries its own authorization: no token is sent there.
