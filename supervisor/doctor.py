@@ -143,15 +143,8 @@ def _agents(cfg: Config) -> list[Check]:
             if role == "worker":
                 out.append(Check(role, False, "agents.worker is none", "configure a worker"))
             continue
-        if spec.name != "command":
-            out.append(
-                Check(
-                    role,
-                    False,
-                    f"the built-in {spec.name} adapter is not part of this version",
-                    f"use agents.{role}: {{command: [...]}} (see README)",
-                )
-            )
+        if spec.name in ("codex", "claude"):
+            out.append(_cli(role, spec.name))
             continue
         try:
             check_agent_available(role, spec)
@@ -159,6 +152,26 @@ def _agents(cfg: Config) -> list[Check]:
         except UserError as e:
             out.append(Check(role, False, str(e), "install it or fix the path"))
     return out
+
+
+INSTALL = {
+    "codex": "npm install -g @openai/codex, then `codex login`",
+    "claude": "npm install -g @anthropic-ai/claude-code, then `claude login`",
+}
+
+
+def _cli(role: str, name: str) -> Check:
+    """A built-in agent CLI: installed, and (codex, which would retry forever) logged in."""
+    if shutil.which(name) is None:
+        return Check(role, False, f"{name} is not installed (not on PATH)", INSTALL[name])
+    if name == "codex":
+        from supervisor.agents import RunControl
+        from supervisor.agents.codex import CodexAgent
+
+        ok, text = CodexAgent(RunControl()).logged_in()
+        if not ok:
+            return Check(role, False, f"codex is not logged in: {text[:200]}", "run `codex login`")
+    return Check(role, True, name)
 
 
 def _unused_keys(cfg: Config) -> list[str]:

@@ -38,5 +38,13 @@ class ChainHalted(Exception):
     """Too many items failed in a row: the chain stops and a person should look."""
 
 
+class UsageLimited(Exception):
+    """The agent's subscription hit its usage limit: the chain waits until `until` (epoch)."""
+
+    def __init__(self, message: str, until: float) -> None:
+        super().__init__(message)
+        self.until = until
+
+
 class StopRequested(Exception):
     """state/STOP appeared while a step was running."""

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from supervisor import git, prompts
-from supervisor.errors import StopRequested, UserError
+from supervisor.agents.base import AgentRun
+from supervisor.agents.login import check_login
+from supervisor.errors import ChainHalted, StopRequested, UsageLimited, UserError
 from supervisor.gate import GateOutcome, run_gate
 from supervisor.ids import Sha
 from supervisor.items import Item, now_utc
@@ -72,16 +74,13 @@ class FixSteps(StepBase):
         folder = self.d.home.attempt_dir(item.issue, n)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "prompt.md").write_text(prompt, encoding="utf-8")
-        if self.d.worker is None:
-            raise UserError("no worker: this run only scans (supervisor scan)")
-        run = self.d.worker.run(
-            "worker", prompt, wt, self.cfg.agents.timeout, folder / "agent.jsonl", item_id=item.id
-        )
+        run = self._run_worker(item, prompt, wt, folder)
         att["agent"] = run.summary()
         att["final_message"] = run.final_message[-4000:]
         if run.failure == "stopped":
             self.d.items.save(item)
             raise StopRequested("stopped while the worker ran")
+        self._agent_unavailable(run, item)
         failure, detail = run.failure, run.detail
         if failure is None:
             failure, detail = self._inspect_worktree(wt, before)
@@ -95,6 +94,35 @@ class FixSteps(StepBase):
         git.commit_all(wt, message)
         head = self._seal(item, wt)
         self._candidate_ready(item, att, head)
+
+    def _run_worker(self, item: Item, prompt: str, wt: Path, folder: Path) -> AgentRun:
+        """Run the worker, continuing the previous attempt's session where the CLI can; a
+        resume that fails is retried once as a fresh session (the prompt carries the history)."""
+        worker = self.d.worker
+        if worker is None:
+            raise UserError("no worker: this run only scans (supervisor scan)")
+        check_login(worker)
+        previous = item.attempts[-2].get("agent", {}) if len(item.attempts) > 1 else {}
+        session = previous.get("session_id") if previous.get("name") == worker.name else None
+        log = folder / "agent.jsonl"
+        run = worker.run(
+            "worker", prompt, wt, self.cfg.agents.timeout, log, item_id=item.id, resume=session
+        )
+        if session and run.failure in ("crashed", "bad_output"):
+            log.rename(log.with_name("agent-resume-failed.jsonl"))
+            git.reset_clean(wt, "HEAD")
+            run = worker.run("worker", prompt, wt, self.cfg.agents.timeout, log, item_id=item.id)
+        return run
+
+    def _agent_unavailable(self, run: AgentRun, item: Item) -> None:
+        """Failures that are not the item's: no attempt is spent on them."""
+        if run.failure == "usage_limit":
+            self.d.items.save(item)
+            until = run.retry_at or 0.0
+            raise UsageLimited(f"{run.name} hit its usage limit: {run.detail}", until)
+        if run.failure == "not_logged_in":
+            self.d.items.save(item)
+            raise ChainHalted(f"{run.detail}; the item resumes where it was")
 
     def _inspect_worktree(self, wt: Path, before: Sha) -> tuple[str | None, str]:
         if not wt.exists():
@@ -183,6 +211,7 @@ class FixSteps(StepBase):
             )
             or "- no gate commands configured",
         )
+        check_login(self.d.reviewer)
         run = self.d.reviewer.run(
             "reviewer",
             prompt,
@@ -193,6 +222,7 @@ class FixSteps(StepBase):
         )
         if run.failure == "stopped":
             raise StopRequested("stopped while the reviewer ran")
+        self._agent_unavailable(run, item)
         if git.rev_parse(wt, "HEAD") != item.head_sha or git.status(wt):
             git.reset_clean(wt, item.head_sha)
             self._fail_attempt(

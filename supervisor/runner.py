@@ -28,6 +28,7 @@ from supervisor.errors import (
     AlreadyRunning,
     ChainHalted,
     StopRequested,
+    UsageLimited,
     UserError,
 )
 from supervisor.home import Home
@@ -124,6 +125,14 @@ def _loop(
         except ChainHalted as e:
             echo(f"stopping: {e}")
             return EXIT_USER, str(e)
+        except UsageLimited as e:
+            wait = max(60.0, e.until - time.time())
+            until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + wait))
+            echo(f"{e}; waiting until {until} (no attempt is spent)")
+            chain.d.set_phase("waiting", None)
+            if watcher.wait(wait):
+                return _stopped(watcher, echo)
+            continue
         if watcher.check():
             return _stopped(watcher, echo)
         if not report.idle:

@@ -37,6 +37,7 @@ class AgentRun:
         default_factory=lambda: {"input": 0, "output": 0, "cached_input": 0}
     )
     cost_usd: float | None = None
+    retry_at: float | None = None  # usage_limit: when the subscription's limit resets (epoch)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -69,4 +70,6 @@ class Agent(Protocol):
         log_path: Path,
         *,
         item_id: str = "",
-    ) -> AgentRun: ...
+        resume: str | None = None,
+    ) -> AgentRun:
+        """resume: a session id of an earlier run to continue, where the CLI supports it."""

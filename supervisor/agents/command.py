@@ -32,6 +32,7 @@ class CommandAgent:
         log_path: Path,
         *,
         item_id: str = "",
+        resume: str | None = None,
     ) -> AgentRun:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         prompt_file = log_path.parent / f"{role}-prompt.md"

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from supervisor.agents.base import Agent, RunControl
+from supervisor.agents.claude import ClaudeAgent
+from supervisor.agents.codex import CodexAgent
 from supervisor.agents.command import CommandAgent
 from supervisor.config import AgentSpec
 from supervisor.errors import UserError
-
-_EXAMPLES = {
-    "codex": "{command: [codex, exec, --sandbox, workspace-write, -]}",
-    "claude": "{command: [claude, -p, --permission-mode, acceptEdits]}",
-}
 
 
 def build_agent(role: str, spec: AgentSpec, control: RunControl) -> Agent | None:
@@ -19,8 +16,8 @@ def build_agent(role: str, spec: AgentSpec, control: RunControl) -> Agent | None
         return None
     if spec.name == "command":
         return CommandAgent(spec.command, control)
-    raise UserError(
-        f"agents.{role}: the built-in '{spec.name}' adapter is not part of this version yet. "
-        "Run the CLI through the command adapter instead, e.g. "
-        f"agents.{role}: {_EXAMPLES[spec.name]}"
-    )
+    if spec.name == "codex":
+        return CodexAgent(control)
+    if spec.name == "claude":
+        return ClaudeAgent(control)
+    raise UserError(f"agents.{role}: unknown agent {spec.name!r}")
