@@ -38,6 +38,7 @@ from supervisor.workspace import Workspace
 
 log = logging.getLogger("supervisor.runner")
 HEARTBEAT_S = 30.0
+USAGE_LIMIT_MIN_WAIT_S = 60.0  # a reset time already past must not make the chain spin
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _loop(
             echo(f"stopping: {e}")
             return EXIT_USER, str(e)
         except UsageLimited as e:
-            wait = max(60.0, e.until - time.time())
+            wait = max(USAGE_LIMIT_MIN_WAIT_S, e.until - time.time())
             until = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() + wait))
             echo(f"{e}; waiting until {until} (no attempt is spent)")
             chain.d.set_phase("waiting", None)

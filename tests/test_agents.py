@@ -78,3 +78,20 @@ def test_usage_limit_at_a_clock_time_is_the_next_such_time() -> None:
     assert reset is not None
     at = datetime.fromtimestamp(reset)
     assert (at.hour, at.minute) == (17, 15) and reset > now
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You've hit your usage limit. Try again at Nov 22nd, 2026 3:04 PM.",
+        "You've hit your session limit · resets Nov 22, 3pm (UTC)",
+        "You've hit your session limit · resets 3pm (UTC)",
+    ],
+)
+def test_usage_limit_wordings_of_the_pinned_clis(text: str) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 21, 16, 0, tzinfo=UTC).timestamp()
+    reset = usage_limit_reset(text, now=now)
+    assert reset is not None and reset > now
+    assert reset - now < 2 * 86400 and reset != now + DEFAULT_BACKOFF_S

@@ -99,6 +99,8 @@ class ClaudeAgent:
             run.detail = redact(run.detail)
             return run
         result = str(doc.get("result") or "")
+        if not result and doc.get("errors"):  # error subtypes carry `errors`, no `result`
+            result = "; ".join(str(e) for e in doc["errors"])[:2000]
         usage = doc.get("usage") or {}
         run.final_message = redact(result)
         run.session_id = doc.get("session_id")

@@ -112,6 +112,8 @@ class CodexAgent:
                 )
         elif not events["parsed"]:
             run.failure, run.detail = "bad_output", "codex printed no JSON event"
+        elif not events["completed"]:
+            run.failure, run.detail = "bad_output", "codex ended without completing its turn"
         run.detail = redact(run.detail)
         return run
 
@@ -119,6 +121,7 @@ class CodexAgent:
 def read_events(path: Path) -> dict[str, Any]:
     """What the JSONL stream says, read line by line (a huge or garbled stream stays bounded)."""
     out: dict[str, Any] = {
+        "completed": False,
         "thread_id": None,
         "failed": None,
         "errors": [],
@@ -144,6 +147,7 @@ def read_events(path: Path) -> dict[str, Any]:
             if kind == "thread.started":
                 out["thread_id"] = event.get("thread_id")
             elif kind == "turn.completed":
+                out["completed"] = True
                 usage = event.get("usage") or {}
                 out["tokens"] = {
                     "input": int(usage.get("input_tokens") or 0),
