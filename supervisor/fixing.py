@@ -74,6 +74,7 @@ class FixSteps(StepBase):
         folder = self.d.home.attempt_dir(item.issue, n)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "prompt.md").write_text(prompt, encoding="utf-8")
+        outside = self.d.workspace.outside_state(item.issue)
         run = self._run_worker(item, prompt, wt, folder)
         att["agent"] = run.summary()
         att["final_message"] = run.final_message[-4000:]
@@ -82,6 +83,9 @@ class FixSteps(StepBase):
             raise StopRequested("stopped while the worker ran")
         self._agent_unavailable(run, item)
         failure, detail = run.failure, run.detail
+        changed = self._outside_changes(item, outside)
+        if changed:
+            failure, detail = "bad_output", f"the agent wrote outside its worktree: {changed}"
         if failure is None:
             failure, detail = self._inspect_worktree(wt, before)
         if failure is not None:
@@ -113,6 +117,22 @@ class FixSteps(StepBase):
             git.reset_clean(wt, "HEAD")
             run = worker.run("worker", prompt, wt, self.cfg.agents.timeout, log, item_id=item.id)
         return run
+
+    def _outside_changes(self, item: Item, before: dict[str, str]) -> str:
+        """What the agent changed outside its worktree (put back where the supervisor can)."""
+        assert item.issue is not None
+        after = self.d.workspace.outside_state(item.issue)
+        what = [
+            name for name in ("mirror", "gate", "target") if before.get(name) != after.get(name)
+        ]
+        if what:
+            self.d.workspace.restore_outside(before)
+        names = {
+            "mirror": "the mirror's branches",
+            "gate": "the gate worktree",
+            "target": "the target's branches",
+        }
+        return ", ".join(names[w] for w in what)
 
     def _agent_unavailable(self, run: AgentRun, item: Item) -> None:
         """Failures that are not the item's: no attempt is spent on them."""
@@ -257,7 +277,50 @@ class FixSteps(StepBase):
                 "The reviewer requested changes:\n" + prompts.quoted(f"{verdict.summary}\n{notes}"),
             )
             return
-        self.d.items.transition(item, "publishing", f"reviewer approved (score {verdict.score})")
+        cited = self._check_evidence(item, verdict.evidence)
+        if cited is None:
+            return
+        self.d.items.transition(
+            item, "publishing", f"reviewer approved (score {verdict.score}){cited}"
+        )
+
+    def _check_evidence(self, item: Item, evidence: list[dict[str, Any]]) -> str | None:
+        """Re-run, in the gate worktree, the tests the reviewer cites as evidence.
+
+        Only the configured fast gate commands that take a {test} are run, with the cited test
+        filled in: a reviewer's own command lines are never executed. A cited test that fails
+        turns the approval into a rejection (None is returned then)."""
+        tests = [str(e["test"]) for e in evidence if isinstance(e.get("test"), str) and e["test"]]
+        commands = [c for c in self.cfg.gate.fast if "{test}" in c]
+        if not tests or not commands:
+            return ""
+        assert item.base_sha and item.head_sha and item.issue is not None
+        att = item.current_attempt()
+        assert att is not None
+        gate_wt = self.d.workspace.gate_checkout(Sha(item.base_sha), Sha(item.head_sha))
+        for test in tests[:10]:
+            outcome = run_gate(
+                "evidence",
+                commands,
+                gate_wt,
+                self.d.home.attempt_dir(item.issue, att["n"]) / "gate.log",
+                self.cfg.gate.timeout,
+                self.d.control.stop_event,
+                {"test": test},
+            )
+            if outcome.stopped:
+                raise StopRequested("stopped while re-running the reviewer's evidence")
+            att.setdefault("evidence", []).append({"test": test, "ok": outcome.ok})
+            if not outcome.ok:
+                self._fail_attempt(
+                    item,
+                    "review_rejected",
+                    f"the reviewer cited {test} as evidence, and it failed when re-run",
+                    f"The test {test} fails on your change: `{outcome.failed_command}`:\n"
+                    + prompts.quoted(outcome.output_tail),
+                )
+                return None
+        return f"; the cited tests passed again: {', '.join(tests[:10])}"
 
 
 def _feedback_section(feedback: str) -> str:

@@ -109,6 +109,40 @@ class Workspace:
             log.warning("removed a stale git lock left by an interrupted run: %s", lock)
         return removed
 
+    def outside_state(self, issue: IssueNumber) -> dict[str, str]:
+        """What an agent working in issue-<n> must leave alone: the mirror's refs (its branch
+        apart, which the supervisor commits to), the gate worktree, and a local target's
+        branches. Compared before and after an agent run."""
+        own = f"refs/heads/supervisor/issue-{issue}"
+        refs = git.git(self.mirror, "for-each-ref", "--format=%(refname) %(objectname)").stdout
+        state = {"mirror": "\n".join(r for r in refs.splitlines() if not r.startswith(own + " "))}
+        if (self.home.gate / ".git").exists():
+            state["gate"] = (
+                git.git(self.home.gate, "rev-parse", "HEAD").stdout.strip()
+                + "\n"
+                + git.git(self.home.gate, "status", "--porcelain", "--untracked-files=all").stdout
+            )
+        target = self.local_target()
+        if target is not None and git.is_repo(target):
+            state["target"] = git.git(
+                target, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"
+            ).stdout
+        return state
+
+    def restore_outside(self, before: dict[str, str]) -> None:
+        """Put back what an agent changed outside its worktree where the supervisor owns it:
+        the mirror's refs and the gate worktree (a local target's branches are reported only)."""
+        now = self.outside_state(IssueNumber(0))
+        if before.get("mirror") != now.get("mirror"):
+            old = dict(line.split(" ", 1) for line in before.get("mirror", "").splitlines() if line)
+            for line in now.get("mirror", "").splitlines():
+                ref, sha = line.split(" ", 1)
+                if ref in old and old[ref] != sha:
+                    git.git(self.mirror, "update-ref", ref, old[ref], check=False)
+        if "gate" in before and before["gate"] != now.get("gate"):
+            head = before["gate"].split("\n", 1)[0]
+            git.reset_clean(self.home.gate, head, ignored=True)
+
     def _env(self) -> dict[str, str]:
         return self.remote.git_env() if self.remote is not None else {}
 

@@ -402,3 +402,54 @@ def test_secrets_never_reach_state_or_logs_and_huge_output_is_bounded(
                 text = path.read_bytes()
                 assert secret.encode() not in text, path
                 assert b"ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in text, path
+
+
+@pytest.mark.parametrize(("cited", "merged"), [("TestGood", True), ("TestBad", False)])
+def test_the_tests_a_reviewer_cites_are_run_again_before_an_approval_counts(
+    tmp_path: Path, cited: str, merged: bool
+) -> None:
+    target = make_target(tmp_path / "t", ["Create done/e.txt"])
+    reviewer = tmp_path / "reviewer.sh"
+    reviewer.write_text(
+        "#!/bin/sh\ncat > /dev/null\n"
+        f'echo \'{{"verdict": "approve", "score": 9, "evidence": [{{"test": "{cited}", '
+        '"command": "rm -rf / # never run: only the configured gate is"}]}\'\n'
+    )
+    reviewer.chmod(0o755)
+    gate = 'sh check.sh && [ "x{test}" != "xTestBad" ]'
+    home = init_home(tmp_path / "h", target, "--reviewer", str(reviewer), gate=gate)
+    run_cli(home, "start", "--until-idle")
+    [item] = items(home).values()
+    first = item["attempts"][0]
+    assert first["evidence"] == [{"test": cited, "ok": merged}]
+    if merged:
+        assert item["state"] == "merged"
+        assert any("cited tests passed again: TestGood" in h["reason"] for h in item["history"])
+    else:
+        assert item["state"] == "failed"
+        assert first["failure_reason"] == "review_rejected"
+        assert "cited TestBad as evidence, and it failed" in first["detail"]
+
+
+def test_an_agent_writing_outside_its_worktree_is_caught_and_undone(tmp_path: Path) -> None:
+    target = make_target(tmp_path / "t", ["Create done/x.txt"])
+    worker = tmp_path / "intruder.sh"
+    worker.write_text(
+        "#!/bin/sh\ncat > /dev/null\nmkdir -p done && echo ok > done/x.txt\n"
+        'mirror="$SUPERVISOR_WORKTREE/../mirror.git"\n'
+        'new=$(git -C "$mirror" commit-tree -p main -m sneaky "main^{tree}")\n'
+        'git -C "$mirror" update-ref refs/heads/main "$new"\n'
+    )
+    worker.chmod(0o755)
+    home = init_home(tmp_path / "h", target, worker=str(worker))
+    cfg = (home / "supervisor.yaml").read_text().replace("attempts: 3", "attempts: 1")
+    (home / "supervisor.yaml").write_text(cfg)
+    base = git(target, "rev-parse", "main")
+    run_cli(home, "start", "--until-idle")
+    [item] = items(home).values()
+    assert item["state"] == "failed"
+    first = item["attempts"][0]
+    assert first["failure_reason"] == "bad_output"
+    assert "outside its worktree: the mirror's branches" in first["detail"]
+    assert git(home / "worktrees" / "mirror.git", "rev-parse", "refs/heads/main") == base
+    assert git(target, "rev-parse", "main") == base
