@@ -89,7 +89,13 @@ class FixSteps(StepBase):
         if failure is None:
             failure, detail = self._inspect_worktree(wt, before)
         if failure is not None:
-            git.reset_clean(wt, before)
+            if (wt / ".git").exists():
+                if git.in_progress_operation(wt):
+                    git.git(wt, "rebase", "--abort", check=False)
+                    git.git(wt, "merge", "--abort", check=False)
+                git.reset_clean(wt, before)
+            else:  # the agent deleted its worktree: the next attempt gets a new one
+                self.d.workspace.remove_issue_worktree(item.issue, delete_branch=False)
             self._fail_attempt(
                 item, failure, detail, f"The previous attempt failed ({failure}): {detail}"
             )
@@ -126,7 +132,7 @@ class FixSteps(StepBase):
             name for name in ("mirror", "gate", "target") if before.get(name) != after.get(name)
         ]
         if what:
-            self.d.workspace.restore_outside(before)
+            self.d.workspace.restore_outside(item.issue, before)
         names = {
             "mirror": "the mirror's branches",
             "gate": "the gate worktree",

@@ -129,15 +129,18 @@ class Workspace:
             ).stdout
         return state
 
-    def restore_outside(self, before: dict[str, str]) -> None:
+    def restore_outside(self, issue: IssueNumber, before: dict[str, str]) -> None:
         """Put back what an agent changed outside its worktree where the supervisor owns it:
-        the mirror's refs and the gate worktree (a local target's branches are reported only)."""
-        now = self.outside_state(IssueNumber(0))
+        the mirror's refs (moved ones reset, new ones deleted) and the gate worktree (a local
+        target's branches are reported only)."""
+        now = self.outside_state(issue)
         if before.get("mirror") != now.get("mirror"):
             old = dict(line.split(" ", 1) for line in before.get("mirror", "").splitlines() if line)
             for line in now.get("mirror", "").splitlines():
                 ref, sha = line.split(" ", 1)
-                if ref in old and old[ref] != sha:
+                if ref not in old:
+                    git.git(self.mirror, "update-ref", "-d", ref, check=False)
+                elif old[ref] != sha:
                     git.git(self.mirror, "update-ref", ref, old[ref], check=False)
         if "gate" in before and before["gate"] != now.get("gate"):
             head = before["gate"].split("\n", 1)[0]

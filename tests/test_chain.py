@@ -453,3 +453,41 @@ def test_an_agent_writing_outside_its_worktree_is_caught_and_undone(tmp_path: Pa
     assert "outside its worktree: the mirror's branches" in first["detail"]
     assert git(home / "worktrees" / "mirror.git", "rev-parse", "refs/heads/main") == base
     assert git(target, "rev-parse", "main") == base
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ('cd .. && rm -rf "$SUPERVISOR_WORKTREE"', "the agent deleted its worktree"),
+        (
+            "mkdir -p done && echo a > done/r.txt && git add -A && "
+            "git -c user.name=a -c user.email=a@a commit -qm one && "
+            "echo b > done/r.txt && git add -A && "
+            "two=$(git -c user.name=a -c user.email=a@a commit-tree -p HEAD~1 -m two "
+            '"$(git write-tree)") && git reset -q --hard HEAD && '
+            'git -c user.name=a -c user.email=a@a rebase "$two" >/dev/null 2>&1; true',
+            "rebase or merge unfinished",
+        ),
+        ("head -c 20000000 /dev/urandom | base64", "no_change"),
+    ],
+    ids=["deletes-worktree", "mid-rebase", "megabytes"],
+)
+def test_bad_agents_are_failed_attempts_and_touch_nothing_else(
+    tmp_path: Path, script: str, reason: str
+) -> None:
+    target = make_target(tmp_path / "t", ["Create done/r.txt"])
+    worker = tmp_path / "bad.sh"
+    worker.write_text(f"#!/bin/sh\ncat > /dev/null\n{script}\n")
+    worker.chmod(0o755)
+    home = init_home(tmp_path / "h", target, worker=str(worker))
+    cfg = (home / "supervisor.yaml").read_text().replace("attempts: 3", "attempts: 1")
+    (home / "supervisor.yaml").write_text(cfg)
+    base = git(target, "rev-parse", "main")
+    r = run_cli(home, "start", "--until-idle")
+    assert r.exit_code == 0, r.output
+    [item] = items(home).values()
+    first = item["attempts"][0]
+    assert item["state"] == "failed"
+    assert reason in (first["detail"] + first["failure_reason"]), first
+    assert git(target, "rev-parse", "main") == base
+    assert git(home / "worktrees" / "mirror.git", "rev-parse", "refs/heads/main") == base
