@@ -8,10 +8,13 @@ usage_limit, crashed, bad_output. ``no_change`` is decided by the chain, from th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from supervisor import shell
+from supervisor.redact import redact_file
 
 FAILURE_KINDS = (
     "timeout",
@@ -56,6 +59,42 @@ class RunControl:
     stop_event: threading.Event = field(default_factory=threading.Event)
     grace_s: float = 10.0
     on_start: Callable[[int], None] | None = None
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        role: str,
+        item_id: str,
+        prompt: str,
+        cwd: Path,
+        timeout: float,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> shell.CmdResult:
+        """Run one agent process the way every adapter does: in the worktree, the prompt on
+        stdin, its stdout kept (redacted) at log_path, stopped by STOP or the timeout with its
+        whole process tree, its pid recorded so a later start can reap it after a kill -9."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        r = shell.run(
+            argv,
+            cwd=cwd,
+            input=prompt,
+            timeout=timeout,
+            check=False,
+            stop_event=self.stop_event,
+            grace_s=self.grace_s,
+            stdout_path=log_path,
+            on_start=self.on_start,
+            env={
+                "SUPERVISOR_ROLE": role,
+                "SUPERVISOR_ITEM_ID": item_id,
+                "SUPERVISOR_WORKTREE": str(cwd),
+                **(env or {}),
+            },
+        )
+        redact_file(log_path)
+        return r
 
 
 class Agent(Protocol):

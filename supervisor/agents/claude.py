@@ -18,7 +18,7 @@ from typing import Any
 from supervisor import shell
 from supervisor.agents.base import AgentRun, RunControl
 from supervisor.agents.limits import usage_limit_reset
-from supervisor.redact import redact, redact_file
+from supervisor.redact import redact
 
 # What each role may use: the reviewer and the analyst only read.
 TOOLS = {
@@ -64,20 +64,15 @@ class ClaudeAgent:
         item_id: str = "",
         resume: str | None = None,
     ) -> AgentRun:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        r = shell.run(
+        r = self.control.spawn(
             self.argv(role, resume),
+            role=role,
+            item_id=item_id,
+            prompt=prompt,
             cwd=cwd,
-            input=prompt,
             timeout=timeout,
-            check=False,
-            stop_event=self.control.stop_event,
-            grace_s=self.control.grace_s,
-            stdout_path=log_path,
-            on_start=self.control.on_start,
-            env={"SUPERVISOR_ROLE": role, "SUPERVISOR_ITEM_ID": item_id},
+            log_path=log_path,
         )
-        redact_file(log_path)
         doc = _result(log_path)
         run = AgentRun(self.name, r.returncode, "", r.duration_s)
         if r.stopped:

@@ -18,7 +18,7 @@ from typing import Any
 from supervisor import shell
 from supervisor.agents.base import AgentRun, RunControl
 from supervisor.agents.limits import usage_limit_reset
-from supervisor.redact import redact, redact_file
+from supervisor.redact import redact
 
 _NOT_LOGGED_IN = re.compile(r"not logged in|401 Unauthorized|please log ?in|codex login", re.I)
 MAX_LINE = 1 << 20  # a longer JSONL line is output nobody can use
@@ -65,22 +65,17 @@ class CodexAgent:
         item_id: str = "",
         resume: str | None = None,
     ) -> AgentRun:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         last = log_path.with_name(f"{role}-last-message.txt")
         last.unlink(missing_ok=True)
-        r = shell.run(
+        r = self.control.spawn(
             self.argv(cwd, last, resume),
+            role=role,
+            item_id=item_id,
+            prompt=prompt,
             cwd=cwd,
-            input=prompt,
             timeout=timeout,
-            check=False,
-            stop_event=self.control.stop_event,
-            grace_s=self.control.grace_s,
-            stdout_path=log_path,
-            on_start=self.control.on_start,
-            env={"SUPERVISOR_ROLE": role, "SUPERVISOR_ITEM_ID": item_id},
+            log_path=log_path,
         )
-        redact_file(log_path)
         events = read_events(log_path)
         message = (
             last.read_text(encoding="utf-8", errors="replace").strip() if last.exists() else ""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from supervisor import shell, store
 from supervisor.agents.base import AgentRun, RunControl
-from supervisor.redact import redact, redact_file
+from supervisor.redact import redact
 
 FINAL_MESSAGE_LIMIT = 64 * 1024
 
@@ -37,24 +37,16 @@ class CommandAgent:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         prompt_file = log_path.parent / f"{role}-prompt.md"
         store.write_text_atomic(prompt_file, prompt)
-        env = {
-            "SUPERVISOR_ROLE": role,
-            "SUPERVISOR_ITEM_ID": item_id,
-            "SUPERVISOR_WORKTREE": str(cwd),
-            "SUPERVISOR_PROMPT_FILE": str(prompt_file),
-        }
         try:
-            r = shell.run(
+            r = self.control.spawn(
                 self.argv,
+                role=role,
+                item_id=item_id,
+                prompt=prompt,
                 cwd=cwd,
-                env=env,
-                input=prompt,
                 timeout=timeout,
-                check=False,
-                stop_event=self.control.stop_event,
-                grace_s=self.control.grace_s,
-                stdout_path=log_path,
-                on_start=self.control.on_start,
+                log_path=log_path,
+                env={"SUPERVISOR_PROMPT_FILE": str(prompt_file)},
             )
         except shell.CommandError as e:  # the program is not there at all
             return AgentRun(
@@ -65,7 +57,6 @@ class CommandAgent:
                 "crashed",
                 f"could not start {self.argv[0]}: {e.result.stderr}",
             )
-        redact_file(log_path)
         if r.stderr.strip():
             store.write_text_atomic(log_path.with_name(f"{role}-stderr.txt"), redact(r.stderr))
         message = redact(r.stdout[-FINAL_MESSAGE_LIMIT:]).strip()
