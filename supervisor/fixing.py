@@ -125,19 +125,21 @@ class FixSteps(StepBase):
         return run
 
     def _outside_changes(self, item: Item, before: dict[str, str]) -> str:
-        """What the agent changed outside its worktree (put back where the supervisor can)."""
+        """What the agent changed outside its worktree in what only the supervisor writes (the
+        mirror's branches, the gate worktree), put back. A local target whose branches moved
+        meanwhile is only logged: its owner may have committed during the run."""
         assert item.issue is not None
         after = self.d.workspace.outside_state(item.issue)
-        what = [
-            name for name in ("mirror", "gate", "target") if before.get(name) != after.get(name)
-        ]
+        if before.get("target") != after.get("target"):
+            log.warning(
+                "the target's branches changed while the worker of %s ran (by the "
+                "agent, or by someone working in the target)",
+                item.id,
+            )
+        what = [name for name in ("mirror", "gate") if before.get(name) != after.get(name)]
         if what:
             self.d.workspace.restore_outside(item.issue, before)
-        names = {
-            "mirror": "the mirror's branches",
-            "gate": "the gate worktree",
-            "target": "the target's branches",
-        }
+        names = {"mirror": "the mirror's branches", "gate": "the gate worktree"}
         return ", ".join(names[w] for w in what)
 
     def _agent_unavailable(self, run: AgentRun, item: Item) -> None:
