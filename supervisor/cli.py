@@ -314,6 +314,14 @@ def _story(item: Item) -> str:
             f": {a.get('failure_reason')}: {a.get('detail', '')}" if a.get("failure_reason") else ""
         )
         lines.append(f"attempt {a['n']}: {a.get('status')}{why}")
+    totals = item.agent_totals()
+    if totals["runs"]:
+        t = totals["tokens"]
+        cost = f", ${totals['cost_usd']:.4f}" if totals["cost_usd"] is not None else ""
+        lines.append(
+            f"agents: {totals['runs']} run(s), tokens in {t['input']} (cached {t['cached_input']})"
+            f", out {t['output']}{cost}"
+        )
     lines.append("history:")
     for h in item.history:
         lines.append(f"  {h['time']}  {h['from'] or '-'} -> {h['to']}  {h['reason']}")

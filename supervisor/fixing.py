@@ -60,17 +60,7 @@ class FixSteps(StepBase):
             git.git(wt, "merge", "--abort", check=False)
         git.reset_clean(wt, "HEAD")  # discard what an interrupted run left half-done
         before = git.rev_parse(wt, "HEAD")
-        prompt = prompts.render(
-            "worker_task",
-            title=item.title,
-            body=prompts.quoted(item.body),
-            source=str(item.source.get("file") or f"{self.d.forge.name} issue #{item.issue}"),
-            branch=item.branch,
-            base_branch=self.d.workspace.base_branch,
-            base_sha=item.base_sha,
-            gate_commands=", ".join(f"`{c}`" for c in self.cfg.gate.fast) or "(none configured)",
-            feedback=_feedback_section(item.feedback),
-        )
+        prompt = self._worker_prompt(item)
         folder = self.d.home.attempt_dir(item.issue, n)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "prompt.md").write_text(prompt, encoding="utf-8")
@@ -104,6 +94,37 @@ class FixSteps(StepBase):
         git.commit_all(wt, message)
         head = self._seal(item, wt)
         self._candidate_ready(item, att, head)
+
+    def _worker_prompt(self, item: Item) -> str:
+        """The prompt for the item's kind: a task or an issue, or a failing CI test."""
+        assert item.base_sha is not None
+        common = {
+            "branch": item.branch,
+            "base_branch": self.d.workspace.base_branch,
+            "base_sha": item.base_sha,
+            "gate_commands": ", ".join(f"`{c}`" for c in self.cfg.gate.fast) or "(none)",
+            "feedback": _feedback_section(item.feedback),
+        }
+        if item.source.get("type") == "ci":
+            src = item.source
+            reasons = "\n".join(f"- {r}" for r in src.get("reasons", [])) or "- (none recorded)"
+            return prompts.render(
+                "worker_flaky",
+                test=str(src.get("test") or "(package-level)"),
+                package=str(src.get("package") or "an unknown package"),
+                kind=str(src.get("failure_kind", "")),
+                category=item.kind,
+                reasons=reasons,
+                excerpt=prompts.quoted(item.body[-8000:]),
+                **common,
+            )
+        return prompts.render(
+            "worker_task",
+            title=item.title,
+            body=prompts.quoted(item.body),
+            source=str(item.source.get("file") or f"{self.d.forge.name} issue #{item.issue}"),
+            **common,
+        )
 
     def _run_worker(self, item: Item, prompt: str, wt: Path, folder: Path) -> AgentRun:
         """Run the worker, continuing the previous attempt's session where the CLI can; a

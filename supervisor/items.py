@@ -91,6 +91,22 @@ class Item:
         """Attempts that count against the cap (interrupted ones do not)."""
         return sum(1 for a in self.attempts if a.get("status") == "failed")
 
+    def agent_totals(self) -> dict[str, Any]:
+        """Tokens and cost of every attempt's agent run, summed (derived, never stored)."""
+        tokens = {"input": 0, "output": 0, "cached_input": 0}
+        cost: float | None = None
+        runs = 0
+        for a in self.attempts:
+            agent = a.get("agent") or {}
+            if not agent:
+                continue
+            runs += 1
+            for key in tokens:
+                tokens[key] += int((agent.get("tokens") or {}).get(key) or 0)
+            if agent.get("cost_usd") is not None:
+                cost = (cost or 0.0) + float(agent["cost_usd"])
+        return {"runs": runs, "tokens": tokens, "cost_usd": cost}
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

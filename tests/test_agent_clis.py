@@ -63,6 +63,8 @@ def test_codex_worker_end_to_end_with_its_exact_command_line(tmp_path: Path, cli
     assert agent["tokens"]["input"] > 0
     result = json.loads((home / "state" / "results" / f"issue-{item['issue']}.json").read_text())
     assert result["agent"]["session_id"] == agent["session_id"]
+    shown = run_cli(home, "show", item["id"]).stdout
+    assert f"agents: 1 run(s), tokens in {agent['tokens']['input']}" in shown
 
 
 def test_a_retry_resumes_the_codex_session(tmp_path: Path, clis: Path) -> None:
@@ -105,6 +107,7 @@ def test_claude_worker_records_cost_and_not_logged_in_halts(
     assert len(done) == 1
     agent = done[0]["attempts"][0]["agent"]
     assert agent["name"] == "claude" and agent["session_id"] and agent["cost_usd"] is not None
+    assert f"${agent['cost_usd']:.4f}" in run_cli(home, "show", done[0]["id"]).stdout
     [argv] = [c["argv"] for c in calls(clis)]
     assert argv[:7] == [
         "-p",

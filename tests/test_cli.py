@@ -432,8 +432,10 @@ def test_show_prints_the_story_and_json(ran: Path) -> None:
     assert lines[2] == f"issue: #{item['issue']}  pull request: #{item['pull']}"
     assert lines[3] == f"candidate: {item['head_sha'][:12]} on base {item['base_sha'][:12]}"
     assert lines[4] == "attempt 1: succeeded"
-    assert lines[5] == "history:"
-    transitions = [re.sub(r"^  \S+  ", "", line).split("  ")[0] for line in lines[6:]]
+    # a command agent reports no tokens or cost: the totals say so rather than guess
+    assert lines[5] == "agents: 1 run(s), tokens in 0 (cached 0), out 0"
+    assert lines[6] == "history:"
+    transitions = [re.sub(r"^  \S+  ", "", line).split("  ")[0] for line in lines[7:]]
     assert transitions == [
         "- -> new",
         "new -> triaged",
