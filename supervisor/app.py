@@ -34,15 +34,20 @@ def item_store(home: Home) -> ItemStore:
 
 
 def github_client(
-    home: Home, cfg: Config, on_wait: Callable[[str, float], None] | None = None
+    home: Home,
+    cfg: Config,
+    on_wait: Callable[[str, float], None] | None = None,
+    remember: bool = True,
 ) -> tuple[GitHubClient, str]:
+    """The client and its token. remember=False: ETags are not saved (a dry run writes no
+    state)."""
     token = resolve_token(cfg)
     client = GitHubClient(
         cfg.github.api_url,
         token,
         timeout=cfg.github.timeout,
         retry=RetryPolicy(attempts=cfg.github.retries, backoff_s=cfg.github.backoff),
-        etags=CursorEtags(home),
+        etags=CursorEtags(home) if remember else None,
         on_wait=on_wait,
     )
     return client, token

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from supervisor import cursors, git, land, shell, sources
 from supervisor.ci import actions as ci_actions
@@ -176,9 +175,7 @@ class Chain(LandSteps):
         refs: list[ci_logs.LogRef] = []
         signals: dict[str, Signals] = {}
         if ci.logs_dir:
-            folder = Path(ci.logs_dir).expanduser()
-            folder = folder if folder.is_absolute() else self.cfg.source_dir / folder
-            refs += ci_logs.folder_logs(folder)
+            refs += ci_logs.folder_logs(self.cfg.path(ci.logs_dir))
         sources = self._actions() if ci.workflow else []
         collected: list[bool] = []
         done = ci_scan.seen(self.d.home)
@@ -210,21 +207,13 @@ class Chain(LandSteps):
         return created
 
     def _actions(self) -> list[ci_actions.ActionsSource]:
-        """One source per configured workflow and branch (every branch when none is given)."""
         forge = self.d.forge
         if not isinstance(forge, GitHubForge):
             raise UserError(
                 "sources.ci.workflow reads GitHub Actions: it needs forge: github "
                 "(for logs on disk use sources.ci.logs_dir)"
             )
-        ci = self.cfg.sources.ci
-        return [
-            ci_actions.ActionsSource(
-                forge.client, forge.owner, forge.repo, workflow, ci.since, self.d.home, branch
-            )
-            for workflow in ci.workflow
-            for branch in (ci.branches or [""])
-        ]
+        return ci_actions.sources(forge.client, forge.owner, forge.repo, self.cfg, self.d.home)
 
     def advance(self, item: Item, report: ChainReport, only: tuple[str, ...] | None = None) -> None:
         """Take one item as far as it can go in this chain, one saved step at a time.

@@ -271,10 +271,14 @@ class Config:
     # Not a key: where the file was read from (relative paths resolve against its folder).
     source_dir: Path = field(default=Path("."), metadata={"internal": True}, compare=False)
 
+    def path(self, value: str) -> Path:
+        """A path from the config: relative ones are relative to the config file's folder."""
+        p = Path(value).expanduser()
+        return (p if p.is_absolute() else self.source_dir / p).resolve()
+
     def target_path(self) -> Path:
         """The target as a local path (forge: local)."""
-        p = Path(self.target).expanduser()
-        return (p if p.is_absolute() else self.source_dir / p).resolve()
+        return self.path(self.target)
 
 
 # Keys that are validated and documented but not yet acted on by this version.

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from supervisor import git, sources
-from supervisor.app import build_forge, item_store
+from supervisor.app import build_forge, github_client, item_store
 from supervisor.chain import ACTIONABLE
 from supervisor.ci import actions as ci_actions
 from supervisor.ci import items as ci_items
@@ -14,8 +14,7 @@ from supervisor.ci import logs as ci_logs
 from supervisor.ci import scan as ci_scan
 from supervisor.config import Config
 from supervisor.forge.base import Forge
-from supervisor.github.auth import parse_target, resolve_token
-from supervisor.github.client import GitHubClient, RetryPolicy
+from supervisor.github.auth import parse_target
 from supervisor.github.forge import GitHubForge
 from supervisor.home import Home
 from supervisor.triage.classify import Signals
@@ -69,34 +68,11 @@ def plan(home: Home, cfg: Config) -> list[str]:
     return lines
 
 
-def _preview_client(cfg: Config) -> GitHubClient:
-    """A client that remembers nothing (no ETags saved): a dry run writes no state."""
-    return GitHubClient(
-        cfg.github.api_url,
-        resolve_token(cfg),
-        timeout=cfg.github.timeout,
-        retry=RetryPolicy(attempts=cfg.github.retries, backoff_s=cfg.github.backoff),
-    )
-
-
 def _preview_forge(home: Home, cfg: Config) -> Forge | None:
     if cfg.forge == "github":
         owner, name = parse_target(cfg.target)
-        return GitHubForge(_preview_client(cfg), owner, name)
+        return GitHubForge(github_client(home, cfg, remember=False)[0], owner, name)
     return build_forge(home, cfg) if home.forge_dir.exists() else None
-
-
-def _actions_preview(home: Home, cfg: Config, logs: Path) -> list[ci_actions.ActionsSource]:
-    """Actions sources that write nothing: ETags kept in memory, logs in a temporary folder."""
-    owner, name = parse_target(cfg.target)
-    client = _preview_client(cfg)
-    return [
-        ci_actions.ActionsSource(
-            client, owner, name, workflow, cfg.sources.ci.since, home, branch, logs_root=logs
-        )
-        for workflow in cfg.sources.ci.workflow
-        for branch in (cfg.sources.ci.branches or [""])
-    ]
 
 
 def _ci_plan(home: Home, refs: list[ci_logs.LogRef], signals: dict[str, Signals]) -> list[str]:
@@ -123,11 +99,11 @@ def scan_plan(home: Home, cfg: Config) -> list[str]:
     refs, signals = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         if cfg.sources.ci.logs_dir:
-            folder = Path(cfg.sources.ci.logs_dir).expanduser()
-            folder = folder if folder.is_absolute() else cfg.source_dir / folder
-            refs += ci_logs.folder_logs(folder)
+            refs += ci_logs.folder_logs(cfg.path(cfg.sources.ci.logs_dir))
         if cfg.sources.ci.workflow and cfg.forge == "github":
-            for source in _actions_preview(home, cfg, Path(tmp)):
+            owner, name = parse_target(cfg.target)
+            client = github_client(home, cfg, remember=False)[0]
+            for source in ci_actions.sources(client, owner, name, cfg, home, Path(tmp)):
                 more, found, _ = source.collect(ci_scan.seen(home))  # never advanced
                 refs += more
                 signals.update(found)

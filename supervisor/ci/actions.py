@@ -21,6 +21,7 @@ import requests
 
 from supervisor import cursors
 from supervisor.ci.logs import LogRef
+from supervisor.config import Config
 from supervisor.github.client import GitHubClient, GitHubError
 from supervisor.home import Home
 from supervisor.triage.classify import Signals
@@ -206,3 +207,20 @@ def _newest(done: dict[str, Any], limit: int) -> dict[str, Any]:
     """The `limit` highest run ids (runs are numbered in order)."""
     keys = sorted(done, key=lambda k: int(k) if k.isdigit() else 0)[-limit:]
     return {k: done[k] for k in keys}
+
+
+def sources(
+    client: GitHubClient,
+    owner: str,
+    repo: str,
+    cfg: Config,
+    home: Home,
+    logs_root: Path | None = None,
+) -> list[ActionsSource]:
+    """One source per configured workflow and branch (every branch when none is given)."""
+    ci = cfg.sources.ci
+    return [
+        ActionsSource(client, owner, repo, workflow, ci.since, home, branch, logs_root=logs_root)
+        for workflow in ci.workflow
+        for branch in (ci.branches or [""])
+    ]
