@@ -97,6 +97,15 @@ class RunControl:
         return r
 
 
+def ended_early(r: shell.CmdResult, timeout: float) -> tuple[str, str] | None:
+    """(failure kind, detail) when the run was cut short by STOP or its timeout, else None."""
+    if r.stopped:
+        return "stopped", "stopped by state/STOP"
+    if r.timed_out:
+        return "timeout", f"still running after {timeout:.0f}s; its process tree was killed"
+    return None
+
+
 class Agent(Protocol):
     name: str
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor import shell
-from supervisor.agents.base import AgentRun, RunControl
+from supervisor.agents.base import AgentRun, RunControl, ended_early
 from supervisor.agents.limits import usage_limit_reset
 from supervisor.redact import redact
 
@@ -75,11 +75,8 @@ class ClaudeAgent:
         )
         doc = _result(log_path)
         run = AgentRun(self.name, r.returncode, "", r.duration_s)
-        if r.stopped:
-            run.failure, run.detail = "stopped", "stopped by state/STOP"
-            return run
-        if r.timed_out:
-            run.failure, run.detail = "timeout", f"still running after {timeout:.0f}s; killed"
+        if cut := ended_early(r, timeout):
+            run.failure, run.detail = cut
             return run
         if doc is None:
             text = shell.tail((r.stderr or "").strip(), 500)

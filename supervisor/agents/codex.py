@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor import shell
-from supervisor.agents.base import AgentRun, RunControl
+from supervisor.agents.base import AgentRun, RunControl, ended_early
 from supervisor.agents.limits import usage_limit_reset
 from supervisor.redact import redact
 
@@ -89,11 +89,9 @@ class CodexAgent:
             tokens=events["tokens"],
         )
         errors = " ".join(events["errors"] + [r.stderr[-2000:]])
-        if r.stopped:
-            run.failure, run.detail = "stopped", "stopped by state/STOP"
-        elif r.timed_out:
-            run.failure, run.detail = "timeout", f"still running after {timeout:.0f}s; killed"
-            if _NOT_LOGGED_IN.search(errors):
+        if cut := ended_early(r, timeout):
+            run.failure, run.detail = cut
+            if cut[0] == "timeout" and _NOT_LOGGED_IN.search(errors):
                 run.failure, run.detail = "not_logged_in", "codex is not logged in (it retried)"
         elif (reset := usage_limit_reset(errors)) is not None:
             run.failure, run.detail, run.retry_at = "usage_limit", _first(errors), reset

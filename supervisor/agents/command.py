@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from supervisor import shell, store
-from supervisor.agents.base import AgentRun, RunControl
+from supervisor.agents.base import AgentRun, RunControl, ended_early
 from supervisor.redact import redact
 
 FINAL_MESSAGE_LIMIT = 64 * 1024
@@ -61,13 +61,8 @@ class CommandAgent:
             store.write_text_atomic(log_path.with_name(f"{role}-stderr.txt"), redact(r.stderr))
         message = redact(r.stdout[-FINAL_MESSAGE_LIMIT:]).strip()
         failure, detail = None, ""
-        if r.stopped:
-            failure, detail = "stopped", "stopped by state/STOP"
-        elif r.timed_out:
-            failure, detail = (
-                "timeout",
-                f"still running after {timeout:.0f}s; its process tree was killed",
-            )
+        if cut := ended_early(r, timeout):
+            failure, detail = cut
         elif r.returncode != 0:
             failure = "crashed"
             detail = f"exited with code {r.returncode}: {shell.tail(r.stderr.strip(), 500)}"
