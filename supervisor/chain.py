@@ -184,7 +184,9 @@ class Chain(LandSteps):
             refs += more
             signals.update(found)
             collected.append(ok)
-        history = ci_items.history(self.d.items)  # fingerprint -> SHAs it failed at
+        refs = [ref for ref in refs if ref.key not in done]  # a log is triaged once
+        # fingerprint -> SHAs it failed at; read from every item, so only when there is news
+        history = ci_items.history(self.d.items) if refs else {}
         for ref in refs:
             base = signals.get(ref.key, Signals(sha=ref.sha or ""))
             touched = git.changed_paths(self.d.workspace.mirror, ref.sha) if ref.sha else None
@@ -298,7 +300,10 @@ class Chain(LandSteps):
         )
 
     def _sync_issue(self, item: Item) -> None:
-        """Rewrite the supervisor's block in the item's issue when what it says changed."""
+        """Rewrite the supervisor's block in the item's issue when what it says changed.
+
+        The issue is read afresh (not reused from the start of advance()): a person may have
+        edited its text while the agent ran, and their edit must survive."""
         if item.issue is None:
             return
         issue = self.d.forge.get_issue(item.issue)
