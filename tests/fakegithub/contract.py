@@ -19,6 +19,12 @@ description contradicts what GitHub documents and sends:
   GitHub sends null (a check run in progress has no conclusion). null is added to such enums.
 - the ``created`` query parameter of workflow runs is typed ``format: date-time``, yet its own
   text (and GitHub) takes search ranges such as ``>=2024-01-01``; the format is dropped.
+
+One of GitHub's extensions is honoured: a path parameter marked ``x-multi-segment: true`` (the
+``ref`` of ``git/refs/{ref}`` and ``commits/{ref}/...``) spans several segments
+(``heads/supervisor/issue-3``), which OpenAPI 3.0 path templates cannot express (openapi-core
+matches one segment). Before a path is checked, the slashes inside such a parameter are encoded as
+``%2F`` (``flatten``), so the path matches its template and the value is still checked as a string.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,6 +59,36 @@ def correct(node: Any) -> Any:
     if fixed.get("in") == "query" and fixed.get("name") == "created":
         fixed["schema"] = {k: v for k, v in fixed["schema"].items() if k != "format"}
     return fixed
+
+
+def multi_segment_templates(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """For each path with an ``x-multi-segment`` parameter: its regex (such a parameter matches
+    across slashes, any other one segment) and the names of those parameters."""
+    found = []
+    shared = spec.get("components", {}).get("parameters", {})
+    for template, item in spec["paths"].items():
+        multi: set[str] = set()
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for param in operation.get("parameters", []):
+                if "$ref" in param:
+                    param = shared.get(param["$ref"].rsplit("/", 1)[-1], {})
+                if param.get("in") == "path" and param.get("x-multi-segment"):
+                    multi.add(param["name"])
+        if multi:
+            found.append((template_regex(template, multi), multi))
+    return found
+
+
+def template_regex(template: str, multi: set[str]) -> re.Pattern[str]:
+    """A path template as a regex: a parameter named in ``multi`` spans segments, others one."""
+    parts = re.split(r"\{(\w+)\}", template)  # text, name, text, name, ..., text
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>{'.+' if part in multi else '[^/]+'})"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
 
 
 def describe(exc: BaseException) -> str:
@@ -99,6 +136,22 @@ class Contract:
         self.spec = correct(spec)
         self.openapi = OpenAPI.from_dict(self.spec)
         self.lock = threading.Lock()
+        self.multi = multi_segment_templates(self.spec)
+
+    def flatten(self, path: str) -> str:
+        """``path`` with the slashes inside ``x-multi-segment`` parameters encoded as ``%2F``."""
+        for pattern, names in self.multi:
+            found = pattern.match(path)
+            if found is None:
+                continue
+            out, last = [], 0
+            for name in sorted(found.groupdict(), key=found.start):
+                start, end = found.span(name)
+                value = found[name]
+                out += [path[last:start], value.replace("/", "%2F") if name in names else value]
+                last = end
+            return "".join(out) + path[last:]
+        return path
 
     def documented(self, method: str, template: str) -> set[str]:
         """The status codes the description lists for one operation."""
@@ -113,7 +166,7 @@ class Contract:
         headers: Mapping[str, str],
         body: bytes,
     ) -> list[str]:
-        request = _mock_request(method, path, query, headers, body)
+        request = _mock_request(method, self.flatten(path), query, headers, body)
         try:
             with self.lock:
                 self.openapi.validate_request(request)
@@ -146,7 +199,7 @@ class Contract:
             headers=dict(headers),
             content_type=content_type.split(";", 1)[0].strip().lower(),
         )
-        request = _mock_request(method, path, {}, {}, b"")
+        request = _mock_request(method, self.flatten(path), {}, {}, b"")
         try:
             with self.lock:
                 self.openapi.validate_response(request, response)

@@ -57,6 +57,19 @@ def branch_sha(git_dir: Path, branch: str) -> str | None:
     return out or None
 
 
+def ref_sha(git_dir: Path, ref: str) -> str | None:
+    """What the full ref ``refs/...`` points at, or None when there is no such ref."""
+    if not ref.startswith("refs/"):
+        return None
+    out = _git(git_dir, "show-ref", "--verify", "--hash", ref, check=False)
+    return out or None
+
+
+def delete_ref(git_dir: Path, ref: str, old: str) -> None:
+    """Delete the full ref ``refs/...`` if it still points at ``old``."""
+    _git(git_dir, "update-ref", "-d", ref, old)
+
+
 def is_ancestor(git_dir: Path, ancestor: str, descendant: str) -> bool:
     result = subprocess.run(
         ["git", "--git-dir", str(git_dir), "merge-base", "--is-ancestor", ancestor, descendant],

@@ -1,4 +1,4 @@
-"""Pull requests: create, list, read, update, merge; their reviews and review comments."""
+"""Pull requests: create, list, read, update, merge; their reviews, review comments and replies."""
 
 from __future__ import annotations
 
@@ -177,3 +177,23 @@ def list_review_comments(ctx: Ctx, owner: str, repo: str, pull_number: str) -> R
     if ctx.request.arg("direction") == "desc":
         comments.reverse()
     return Reply(items=comments, render=lambda c: ctx.render.review_comment(found, issue, c))
+
+
+@route("POST", f"{R}/pulls/{{pull_number}}/comments/{{comment_id}}/replies")
+def reply_to_review_comment(
+    ctx: Ctx, owner: str, repo: str, pull_number: str, comment_id: str
+) -> Reply:
+    """A reply in a review thread. Like an issue comment, it needs read access only (GitHub lets
+    anyone who can see the pull request reply), not push access."""
+    found = ctx.repo(owner, repo)
+    issue = ctx.pull(found, pull_number)
+    if not comment_id.isdigit():
+        raise HttpError(404, "Not Found")
+    body = ctx.request.object().get("body")
+    if body is None or body == "":
+        raise missing_field("PullRequestReviewComment", "body")
+    if not isinstance(body, str):
+        raise invalid_field("PullRequestReviewComment", "body")
+    comment = ops.reply_to_review_comment(ctx.world, issue, int(comment_id), ctx.login, body)
+    out = ctx.render.review_comment(found, issue, comment)
+    return Reply(201, out, headers={"Location": out["url"]})

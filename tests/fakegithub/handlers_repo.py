@@ -1,4 +1,5 @@
-"""The user, repositories, the rate limit, commit statuses and checks, and GitHub Actions."""
+"""The user, repositories (collaborator permissions, git refs), the rate limit, commit statuses and
+checks, and GitHub Actions."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import re
 import secrets
 from datetime import datetime
 
-from fakegithub import gitrepo
+from fakegithub import gitrepo, ops
 from fakegithub.routes import Ctx, HttpError, Reply, invalid_field, not_implemented, route
 from fakegithub.state import LogLink, Repo, Run, parse_iso
 
 R = "/repos/{owner}/{repo}"
+PERMISSION_DOCS = (
+    "https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user"
+)
 SHA = re.compile(r"^[0-9a-f]{40}$")
 LOG_LINK_SECONDS = 60
 
@@ -30,6 +34,29 @@ def get_rate_limit(ctx: Ctx) -> Reply:
     return Reply(200, ctx.render.rate_limit(ctx.login))
 
 
+@route("GET", f"{R}/collaborators/{{username}}/permission")
+def collaborator_permission(ctx: Ctx, owner: str, repo: str, username: str) -> Reply:
+    """Anyone the fake knows has a permission (read on a public repository when not a
+    collaborator); 404 only for a login that is no user at all, as on GitHub."""
+    found = ctx.repo(owner, repo)
+    login = ctx.world.find_user(username)
+    if login is None:
+        raise HttpError(404, f"{username} is not a user", documentation_url=PERMISSION_DOCS)
+    return Reply(200, ctx.render.collaborator_permission(found, login))
+
+
+# git refs
+
+
+@route("DELETE", f"{R}/git/refs/{{ref}}", multi_segment=("ref",))
+def delete_ref(ctx: Ctx, owner: str, repo: str, ref: str) -> Reply:
+    """Delete ``heads/<branch>`` (or ``tags/<tag>``) in the bare repository: 204, or 422."""
+    found = ctx.repo(owner, repo)
+    ctx.require_push(found)
+    ops.delete_branch(ctx.world, found, ref, ctx.login)
+    return Reply(204, None)
+
+
 # commits
 
 
@@ -45,14 +72,14 @@ def resolve_ref(repo: Repo, ref: str) -> str:
     raise HttpError(404, f"No commit found for SHA: {ref}")
 
 
-@route("GET", f"{R}/commits/{{ref}}/status")
+@route("GET", f"{R}/commits/{{ref}}/status", multi_segment=("ref",))
 def combined_status(ctx: Ctx, owner: str, repo: str, ref: str) -> Reply:
     found = ctx.repo(owner, repo)
     sha = resolve_ref(found, ref)
     return Reply(200, ctx.render.combined_status(found, sha, found.statuses.get(sha, [])))
 
 
-@route("GET", f"{R}/commits/{{ref}}/check-runs")
+@route("GET", f"{R}/commits/{{ref}}/check-runs", multi_segment=("ref",))
 def list_check_runs(ctx: Ctx, owner: str, repo: str, ref: str) -> Reply:
     ctx.request.refuse("app_id")
     found = ctx.repo(owner, repo)

@@ -7,8 +7,8 @@ test helper and the client acting through the API leave the same traces.
 from __future__ import annotations
 
 from fakegithub import gitrepo
-from fakegithub.routes import HttpError
-from fakegithub.state import Comment, Event, Issue, Label, Repo, World
+from fakegithub.routes import HttpError, not_implemented
+from fakegithub.state import Comment, Event, Issue, Label, Repo, Review, ReviewComment, World
 
 LABEL_COLORS = ("ededed", "d73a4a", "0075ca", "a2eeef", "7057ff", "008672", "e4e669")
 
@@ -75,6 +75,81 @@ def add_comment(world: World, repo: Repo, issue: Issue, login: str, body: str) -
     issue.comments.append(comment)
     issue.updated_at = now
     return comment
+
+
+def reply_to_review_comment(
+    world: World, issue: Issue, parent_id: int, login: str, body: str
+) -> ReviewComment:
+    """A reply in the thread of review comment ``parent_id`` of this pull request: the same path,
+    line and commit, in a review of its own (state COMMENTED, no body), as GitHub records it.
+
+    404 when the pull request has no such comment; 501 for a reply to a reply (GitHub documents
+    replies to a thread's first comment only, and what it does otherwise is not modelled).
+    """
+    assert issue.pull is not None
+    parent = next((c for c in issue.pull.review_comments if c.id == parent_id), None)
+    if parent is None:
+        raise HttpError(404, "Not Found")
+    if parent.in_reply_to_id is not None:
+        raise not_implemented("a reply to a reply")
+    now = world.clock.stamp()
+    review = Review(world.new_id(), login, "COMMENTED", "", parent.commit_id, now)
+    comment = ReviewComment(
+        world.new_id(),
+        review.id,
+        login,
+        body,
+        parent.path,
+        parent.line,
+        parent.commit_id,
+        now,
+        now,
+        in_reply_to_id=parent.id,
+    )
+    issue.pull.reviews.append(review)
+    issue.pull.review_comments.append(comment)
+    issue.updated_at = now
+    return comment
+
+
+def delete_branch(world: World, repo: Repo, ref: str, actor: str) -> None:
+    """Delete ``ref`` (``heads/<branch>`` or ``tags/<tag>``) from the bare repository, as
+    ``DELETE /git/refs/{ref}`` does: 422 when it does not exist or is the default branch.
+
+    Deleting a branch closes the open pull requests whose head it is, and those whose base it is,
+    except that a base which was the head of a merged pull request moves to that pull request's
+    base (GitHub's automatic retargeting).
+    """
+    if repo.git_dir is None:
+        raise not_implemented(f"git refs of {repo.full_name}: add_repo(..., git_dir=...)")
+    sha = gitrepo.ref_sha(repo.git_dir, f"refs/{ref}")
+    if sha is None:
+        raise HttpError(422, "Reference does not exist")
+    if ref == f"heads/{repo.default_branch}":
+        raise HttpError(422, "Cannot delete the default branch")
+    if not ref.startswith(("heads/", "tags/")):
+        raise not_implemented(f"deleting refs/{ref} (only heads/ and tags/)")
+    gitrepo.delete_ref(repo.git_dir, f"refs/{ref}", sha)
+    if not ref.startswith("heads/"):
+        return
+    branch = ref.removeprefix("heads/")
+    merged_into = next(
+        (
+            i.pull.base
+            for i in sorted(repo.issues.values(), key=lambda i: -i.number)
+            if i.pull and i.pull.merged_at and i.pull.head == branch
+        ),
+        None,
+    )
+    for issue in repo.issues.values():
+        pull = issue.pull
+        if pull is None or issue.state != "open":
+            continue
+        if pull.base == branch and merged_into is not None:
+            pull.base = merged_into
+            issue.updated_at = world.clock.stamp()
+        elif branch in (pull.head, pull.base):
+            set_state(world, repo, issue, "closed", actor)
 
 
 def set_state(

@@ -206,6 +206,38 @@ class People:
             issue.pull.review_comments.append(comment)
             return comment.id
 
+    def reply_to_review_comment_as(
+        self, login: str, full_name: str, number: int, comment_id: int, body: str
+    ) -> int:
+        """A reply in the thread of review comment ``comment_id`` (as the API's ``replies``)."""
+        with self.lock:
+            issue = self.repo(full_name).issues[number]
+            try:
+                made = ops.reply_to_review_comment(
+                    self.world, issue, comment_id, self._person(login), body
+                )
+            except HttpError as error:
+                raise ValueError(f"cannot reply to {comment_id}: {error.message}") from None
+            return made.id
+
+    def delete_branch_as(self, login: str, full_name: str, branch: str) -> None:
+        """Delete a branch in the bare repository, as the web interface's delete button does
+        (open pull requests from it are closed, as on GitHub)."""
+        with self.lock:
+            repo = self.repo(full_name)
+            try:
+                ops.delete_branch(self.world, repo, f"heads/{branch}", self._person(login))
+            except HttpError as error:
+                raise ValueError(f"cannot delete {branch}: {error.message}") from None
+
+    def branch_sha(self, full_name: str, branch: str) -> str | None:
+        """The tip of ``branch`` in the bare repository, or None when it has no such branch."""
+        with self.lock:
+            git_dir = self.repo(full_name).git_dir
+            if git_dir is None:
+                raise ValueError(f"{full_name} has no git_dir")
+            return gitrepo.branch_sha(git_dir, branch)
+
     def corrupt_issue(self, full_name: str, number: int, drop_field: str) -> None:
         """Leave ``drop_field`` out of this issue's JSON (to prove the contract check bites)."""
         with self.lock:

@@ -10,7 +10,7 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
-from fakegithub.state import Comment, Event, Issue, Label, Repo, World, iso
+from fakegithub.state import LEGACY_PERMISSIONS, Comment, Event, Issue, Label, Repo, World, iso
 
 HTML = "https://github.com"
 Json = dict[str, Any]
@@ -19,6 +19,19 @@ Json = dict[str, Any]
 def node_id(kind: str, number: int) -> str:
     """A node id in GitHub's legacy format (base64 of ``0<len>:<Kind><id>``)."""
     return base64.b64encode(f"0{len(kind)}:{kind}{number}".encode()).decode()
+
+
+def permissions(role: str) -> Json:
+    """The ``permissions`` object of a repository role (admin, maintain, write, triage, read)."""
+    order = ("none", "read", "triage", "write", "maintain", "admin")
+    rank = order.index(role)
+    return {
+        "admin": rank >= order.index("admin"),
+        "maintain": rank >= order.index("maintain"),
+        "push": rank >= order.index("write"),
+        "triage": rank >= order.index("triage"),
+        "pull": rank >= order.index("read"),
+    }
 
 
 def reactions(url: str) -> Json:
@@ -191,15 +204,17 @@ class Render:
             "subscribers_count": 0,
         }
         if viewer is not None:
-            role = repo.association(viewer)
-            body["permissions"] = {
-                "admin": role == "OWNER",
-                "maintain": role in ("OWNER", "MEMBER"),
-                "push": role != "NONE",
-                "triage": role != "NONE",
-                "pull": True,
-            }
+            body["permissions"] = permissions(repo.role(viewer))
         return body
+
+    def collaborator_permission(self, repo: Repo, login: str) -> Json:
+        """``repository-collaborator-permission``: the legacy permission, the role, the user."""
+        role = repo.role(login)
+        return {
+            "permission": LEGACY_PERMISSIONS[role],
+            "role_name": role,
+            "user": {**self.user(login), "permissions": permissions(role), "role_name": role},
+        }
 
     # labels, issues, comments, events
 

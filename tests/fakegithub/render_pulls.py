@@ -162,7 +162,7 @@ class RenderPulls(Render):
         pulls = f"{self.api}/repos/{repo.full_name}/pulls/{issue.number}"
         url = f"{self.api}/repos/{repo.full_name}/pulls/comments/{comment.id}"
         html = f"{HTML}/{repo.full_name}/pull/{issue.number}#discussion_r{comment.id}"
-        return {
+        body: Json = {
             "url": url,
             "pull_request_review_id": comment.review_id,
             "id": comment.id,
@@ -191,6 +191,9 @@ class RenderPulls(Render):
             "subject_type": "line",
             "reactions": reactions(url),
         }
+        if comment.in_reply_to_id is not None:  # GitHub leaves the key out of a thread's first
+            body["in_reply_to_id"] = comment.in_reply_to_id
+        return body
 
     # commits: statuses and checks
 

@@ -163,9 +163,17 @@ class Route:
 ROUTES: list[Route] = []
 
 
-def route(method: str, template: str) -> Callable[[Handler], Handler]:
-    """Register ``handler`` for ``method template`` (``{name}`` matches one path segment)."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+def route(
+    method: str, template: str, multi_segment: tuple[str, ...] = ()
+) -> Callable[[Handler], Handler]:
+    """Register ``handler`` for ``method template``. ``{name}`` matches one path segment, or, for
+    the names in ``multi_segment`` (GitHub's ``x-multi-segment`` parameters, such as the ``ref`` of
+    ``git/refs/{ref}``), one or more (``heads/supervisor/issue-3``); ``%2F`` works as well."""
+
+    def group(found: re.Match[str]) -> str:
+        return f"(?P<{found[1]}>{'.+' if found[1] in multi_segment else '[^/]+'})"
+
+    regex = re.sub(r"\{(\w+)\}", group, template)
 
     def register(handler: Handler) -> Handler:
         ROUTES.append(Route(method, template, re.compile(f"^{regex}$"), handler))

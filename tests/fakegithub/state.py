@@ -13,6 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR")
+# The repository role each association stands for (``role_name`` of the collaborator permission);
+# anyone else reads a public repository and has no role on a private one.
+ROLES = {"OWNER": "admin", "MEMBER": "maintain", "COLLABORATOR": "write"}
+# GitHub's legacy ``permission``: maintain counts as write, triage as read.
+LEGACY_PERMISSIONS = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
 REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED")
 CONCLUSIONS = (
     "success",
@@ -123,6 +135,7 @@ class ReviewComment:
     commit_id: str
     created_at: datetime
     updated_at: datetime
+    in_reply_to_id: int | None = None
 
 
 @dataclass
@@ -243,6 +256,11 @@ class Repo:
             return "OWNER"
         return self.collaborators.get(login, "NONE")
 
+    def role(self, login: str) -> str:
+        """``login``'s role here: admin, maintain or write by association (``ROLES``), else read
+        (a public repository) or none (a private one)."""
+        return ROLES.get(self.association(login), "none" if self.private else "read")
+
     def next_number(self) -> int:
         return max(self.issues, default=0) + 1
 
@@ -295,6 +313,22 @@ class World:
                 login, self.new_id(), secrets.token_hex(20), (), self.clock.stamp()
             )
         return self.users[login]
+
+    def find_user(self, login: str) -> str | None:
+        """The login as the fake spells it (logins are case-insensitive), or None for no such user.
+
+        A user exists once known to the fake: ``add_user``, a repository's owner, a person a test
+        helper acted as, or anyone named among a repository's collaborators.
+        """
+        wanted = login.lower()
+        for known in self.users:
+            if known.lower() == wanted:
+                return known
+        for repo in self.repos.values():
+            for known in (repo.owner, *repo.collaborators):
+                if known.lower() == wanted:
+                    return known
+        return None
 
     def bucket(self, login: str, resource: str) -> Bucket:
         """The rate-limit bucket, renewed once its reset time has passed."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from fakegithub.conftest import REPO, TOKEN, Client
+from fakegithub.conftest import REPO, TOKEN, Client, git
 from fakegithub.contract import SUBSET, contract
 from fakegithub.fixture import fail_on_violations
 from fakegithub.server import FakeGitHub
@@ -178,6 +178,139 @@ def test_unauthorized_and_reset_faults(gh: Client) -> None:
 def test_unknown_fault_is_refused(fake_github: FakeGitHub) -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         fake_github.inject("flood")
+
+
+# collaborator permission, review replies, git refs
+
+
+def test_collaborator_permission_maps_the_collaborators(gh: Client) -> None:
+    gh.fake.add_user("alice", "ghp_alice")  # a GitHub user with no role on the repository
+
+    def permission(login: str) -> tuple[str, str, str, dict[str, bool]]:
+        out = gh.get(f"/repos/{REPO}/collaborators/{login}/permission")
+        assert out.status_code == 200
+        data = out.json()
+        assert data["user"]["role_name"] == data["role_name"]
+        return (
+            data["permission"],
+            data["role_name"],
+            data["user"]["login"],
+            data["user"]["permissions"],
+        )
+
+    admin = permission("acme")
+    assert admin[:3] == ("admin", "admin", "acme") and all(admin[3].values())
+    maintain = permission("MAINT")  # logins are case-insensitive; the answer spells it right
+    assert maintain[:3] == ("write", "maintain", "maint")
+    assert maintain[3] == {"admin": False} | dict.fromkeys(
+        ("maintain", "push", "triage", "pull"), True
+    )
+    write = permission("bot")
+    assert write[:3] == ("write", "write", "bot")
+    assert write[3]["push"] and not write[3]["maintain"]
+    read = permission("alice")
+    assert read[:3] == ("read", "read", "alice")
+    assert read[3] == dict.fromkeys(("admin", "maintain", "push", "triage"), False) | {"pull": True}
+    assert gh.get(f"/repos/{REPO}").json()["permissions"] == write[3]  # one mapping for both
+
+    missing = gh.get(f"/repos/{REPO}/collaborators/nobody/permission")
+    assert missing.status_code == 404 and missing.json()["message"] == "nobody is not a user"
+    gh.fake.add_repo("acme", "secret", private=True, collaborators={"bot": "COLLABORATOR"})
+    none = gh.get("/repos/acme/secret/collaborators/alice/permission").json()
+    assert (none["permission"], none["role_name"]) == ("none", "none")
+    assert not any(none["user"]["permissions"].values())
+
+
+def test_reply_to_a_review_comment_joins_its_thread(gh: Client) -> None:
+    number = gh.fake.open_pull_as("bot", REPO, "fix", "Fix the widget")
+    other = gh.fake.open_pull_as("bot", REPO, "clash", "Clash")
+    first = gh.fake.add_review_comment(REPO, number, "maint", "why?", path="fix.txt", line=1)
+    elsewhere = gh.fake.add_review_comment(REPO, other, "maint", "and here?")
+    made = gh.post(
+        f"/repos/{REPO}/pulls/{number}/comments/{first}/replies", json={"body": "because"}
+    )
+    assert made.status_code == 201
+    reply = made.json()
+    assert reply["in_reply_to_id"] == first and reply["body"] == "because"
+    assert reply["user"]["login"] == "bot" and reply["author_association"] == "COLLABORATOR"
+    assert made.headers["Location"] == reply["url"]
+    thread = gh.get(f"/repos/{REPO}/pulls/{number}/comments").json()
+    assert [c["id"] for c in thread] == [first, reply["id"]]
+    assert "in_reply_to_id" not in thread[0]  # GitHub leaves it out of a thread's first comment
+    for key in ("path", "line", "commit_id"):
+        assert thread[1][key] == thread[0][key]
+    reviews = gh.get(f"/repos/{REPO}/pulls/{number}/reviews").json()
+    assert [(r["id"], r["state"], r["user"]["login"]) for r in reviews] == [
+        (reply["pull_request_review_id"], "COMMENTED", "bot")
+    ]
+
+    def reply_to(comment_id: int) -> requests.Response:
+        path = f"/repos/{REPO}/pulls/{number}/comments/{comment_id}/replies"
+        return gh.post(path, json={"body": "x"})
+
+    assert reply_to(elsewhere).status_code == 404  # a comment on another pull request
+    assert reply_to(9999).status_code == 404
+    nested = reply_to(reply["id"])
+    assert nested.status_code == 501 and "reply to a reply" in nested.json()["message"]
+    empty = gh.post(f"/repos/{REPO}/pulls/{number}/comments/{first}/replies", json={})
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
+    assert len(gh.fake.take_violations()) == 2  # no body breaks the request schema; 422 unlisted
+    later = gh.fake.reply_to_review_comment_as("maint", REPO, number, first, "I see")
+    last = gh.get(f"/repos/{REPO}/pulls/{number}/comments").json()[-1]
+    assert (last["id"], last["in_reply_to_id"], last["user"]["login"]) == (later, first, "maint")
+
+
+def test_delete_a_branch_whose_name_has_slashes(gh: Client) -> None:
+    git_dir = gh.fake.repo(REPO).git_dir
+    assert git_dir is not None
+    git(git_dir, "branch", "supervisor/issue-3", "fix")
+    git(git_dir, "branch", "supervisor/issue-4", "fix")
+    number = gh.fake.open_pull_as("bot", REPO, "supervisor/issue-3", "Fix #3")
+    checks = gh.get(f"/repos/{REPO}/commits/supervisor/issue-3/check-runs")
+    assert checks.status_code == 200  # a commit ref spans segments there too
+
+    gone = gh.call("DELETE", f"/repos/{REPO}/git/refs/heads/supervisor/issue-3")
+    assert gone.status_code == 204 and gone.content == b""
+    assert gh.fake.branch_sha(REPO, "supervisor/issue-3") is None
+    assert gh.fake.branch_sha(REPO, "fix") is not None
+    pull = gh.get(f"/repos/{REPO}/pulls/{number}").json()  # GitHub closes it, unmerged
+    assert pull["state"] == "closed" and pull["merged"] is False
+
+    again = gh.call("DELETE", f"/repos/{REPO}/git/refs/heads/supervisor/issue-3")
+    assert again.status_code == 422 and again.json()["message"] == "Reference does not exist"
+    bare = gh.call("DELETE", f"/repos/{REPO}/git/refs/supervisor/issue-4")  # no heads/
+    assert bare.status_code == 422 and bare.json()["message"] == "Reference does not exist"
+    main = gh.call("DELETE", f"/repos/{REPO}/git/refs/heads/main")
+    assert main.status_code == 422 and main.json()["message"] == "Cannot delete the default branch"
+    encoded = gh.call("DELETE", f"/repos/{REPO}/git/refs/heads%2Fsupervisor%2Fissue-4")
+    assert encoded.status_code == 204 and gh.fake.branch_sha(REPO, "supervisor/issue-4") is None
+
+    gh.fake.add_user("alice", "ghp_alice")
+    refused = gh.call(
+        "DELETE",
+        f"/repos/{REPO}/git/refs/heads/fix",
+        headers={"Authorization": "Bearer ghp_alice"},
+    )
+    assert refused.status_code == 403 and gh.fake.branch_sha(REPO, "fix") is not None
+
+
+def test_deleting_a_merged_head_retargets_the_pulls_on_it(gh: Client) -> None:
+    git_dir = gh.fake.repo(REPO).git_dir
+    assert git_dir is not None
+    work = git_dir.parent / "stack"
+    git(git_dir.parent, "clone", "-q", "-b", "fix", str(git_dir), str(work))
+    (work / "more.txt").write_text("more\n")
+    git(work, "add", "-A")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "More")
+    git(work, "push", "-q", "origin", "HEAD:stacked")
+    lower = gh.fake.open_pull_as("bot", REPO, "fix", "Fix")
+    upper = gh.fake.open_pull_as("bot", REPO, "stacked", "More", base="fix")
+    gh.fake.merge_as("maint", REPO, lower)
+    gh.fake.delete_branch_as("maint", REPO, "fix")
+    moved = gh.get(f"/repos/{REPO}/pulls/{upper}").json()
+    assert moved["state"] == "open" and moved["base"]["ref"] == "main"
+    with pytest.raises(ValueError, match="Reference does not exist"):
+        gh.fake.delete_branch_as("maint", REPO, "fix")
 
 
 # 501, recording
