@@ -82,8 +82,8 @@ def build_deps(
     on_wait: Callable[[str, float], None] | None = None,
     agents: bool = True,
 ) -> Deps:
-    """agents=False: a scan only (no worker or reviewer is built or checked)."""
-    worker = reviewer = None
+    """agents=False: a scan only (no agent is built or checked)."""
+    worker = reviewer = analyst = None
     if agents:
         worker = build_agent("worker", cfg.agents.worker, control)
         if worker is None:
@@ -92,6 +92,9 @@ def build_deps(
         reviewer = build_agent("reviewer", cfg.agents.reviewer, control)
         if reviewer is not None:
             check_agent_available("reviewer", cfg.agents.reviewer)
+        analyst = build_agent("analyst", cfg.agents.analyst, control)
+        if analyst is not None:
+            check_agent_available("analyst", cfg.agents.analyst)
     if cfg.forge == "github":
         owner, name = parse_target(cfg.target)
         client, token = github_client(home, cfg, on_wait)
@@ -113,6 +116,7 @@ def build_deps(
         worker=worker,
         reviewer=reviewer,
         control=control,
+        analyst=analyst,
     )
 
 

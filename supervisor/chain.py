@@ -26,6 +26,7 @@ from supervisor.landing import LandSteps
 from supervisor.steps import Deps
 from supervisor.triage.classify import Signals
 from supervisor.triage.fingerprint import marker_block
+from supervisor.trust import how_to_approve
 
 log = logging.getLogger("supervisor.chain")
 
@@ -33,6 +34,8 @@ log = logging.getLogger("supervisor.chain")
 ACTIONABLE = (
     "new",
     "triaged",
+    "analyzed",
+    "awaiting_approval",
     "approved",
     "fixing",
     "verifying",
@@ -226,6 +229,9 @@ class Chain(LandSteps):
         self._phase("triage", item.id)
         try:
             if not self._closed_by_person(item):
+                if only is None:
+                    self._phase("watch", item.id)
+                    self.watch(item)
                 self._steps(item, only)
             self._sync_issue(item)
         except (UserError, shell.CommandError) as e:
@@ -243,7 +249,9 @@ class Chain(LandSteps):
     def _steps(self, item: Item, only: tuple[str, ...] | None) -> None:
         steps: dict[str, Callable[[Item], None]] = {
             "new": self.triage,
-            "triaged": self.approve,
+            "triaged": self.after_triage,
+            "analyzed": self.ask_approval,
+            "awaiting_approval": self.await_approval,
             "approved": self.start_fixing,
             "changes_requested": self.start_fixing,
             "fixing": self.dispatch,
@@ -307,29 +315,10 @@ class Chain(LandSteps):
         if item.issue is None:
             return
         issue = self.d.forge.get_issue(item.issue)
-        body = with_block(issue.body, render_block(item))
+        hint = "" if self.cfg.approval.mode == "auto" else how_to_approve(self.cfg.approval)
+        body = with_block(issue.body, render_block(item, hint))
         if body != issue.body:
             self.d.forge.update_issue_body(item.issue, body)
-
-    def approve(self, item: Item) -> None:
-        if item.kind == "task":
-            reason = f"a task from the owner's spec file {item.source.get('file')}"
-        elif item.kind == "issue" and self.d.forge.name == "local":
-            reason = (
-                f"labelled {item.source.get('label')} on the local forge, which only the "
-                "owner of this machine can write"
-            )
-        elif item.kind == "issue" and self.d.forge.name == "github":
-            reason = (
-                f"labelled {item.source.get('label')} on GitHub, where only people with at "
-                "least triage access to the repository can add labels"
-            )
-        else:
-            self.d.items.transition(
-                item, "awaiting_approval", "waiting for a maintainer's approval"
-            )
-            return
-        self.d.items.transition(item, "approved", reason)
 
     def _closed_by_person(self, item: Item) -> bool:
         # pr_open is left to follow(), which closes the issue itself when the change lands.

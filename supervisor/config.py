@@ -164,6 +164,14 @@ class Approval:
         metadata=_m("author_association values allowed to approve"),
     )
     users: list[str] = field(default_factory=list, metadata=_m("logins allowed to approve"))
+    merge: str = field(
+        default="auto",
+        metadata=_m(
+            "local forge: auto lands a proven change at once; review waits for an approving "
+            "review by an allowed person (on GitHub a person always merges)",
+            choices=("auto", "review"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -228,6 +236,10 @@ class Limits:
         default=3, metadata=_m("the chain stops after this many failed items in a row", min=1)
     )
     replies_per_day: int = field(default=5, metadata=_m("analyst replies per item per day", min=0))
+    review_rounds: int = field(
+        default=3,
+        metadata=_m("pull request review rounds before the item asks for a person", min=1),
+    )
 
 
 @dataclass(frozen=True)
@@ -283,12 +295,9 @@ class Config:
 
 # Keys that are validated and documented but not yet acted on by this version.
 NOT_YET_USED = (
-    "approval",
     "reproduce",
     "hooks",
     "notify",
-    "agents.analyst",
-    "limits.replies_per_day",
     "schedule.scan_every",
 )
 

@@ -14,6 +14,7 @@ from supervisor.ids import Sha
 from supervisor.items import Item, now_utc
 from supervisor.review import BadVerdict, parse_verdict
 from supervisor.steps import CHECKOFF, TRAILER, StepBase, log
+from supervisor.trust import People
 
 UNREVIEWED = (
     "The reviewer could not give a usable verdict on your change, so it was not accepted. "
@@ -105,6 +106,15 @@ class FixSteps(StepBase):
             "gate_commands": ", ".join(f"`{c}`" for c in self.cfg.gate.fast) or "(none)",
             "feedback": _feedback_section(item.feedback),
         }
+        round_ = item.conversation.get("round_pending")
+        if round_:  # the pull request's reviewers or checks asked for more
+            return prompts.render(
+                "worker_review",
+                title=item.title,
+                body=self._item_text(item),
+                feedback=str(round_.get("feedback", "")) + common["feedback"],
+                **{k: v for k, v in common.items() if k != "feedback"},
+            )
         if item.source.get("type") == "ci":
             src = item.source
             reasons = "\n".join(f"- {r}" for r in src.get("reasons", [])) or "- (none recorded)"
@@ -121,9 +131,24 @@ class FixSteps(StepBase):
         return prompts.render(
             "worker_task",
             title=item.title,
-            body=prompts.quoted(item.body),
+            body=self._item_text(item),
             source=str(item.source.get("file") or f"{self.d.forge.name} issue #{item.issue}"),
             **common,
+        )
+
+    def _item_text(self, item: Item) -> str:
+        """The item's text for an agent: quoted; marked untrusted when a person outside the
+        allowed ones wrote it (an issue a stranger opened and a maintainer labelled)."""
+        author = str(item.source.get("author") or "")
+        if item.kind != "issue" or not author:
+            return prompts.quoted(item.body)
+        people = People(self.cfg.approval, self.d.forge)
+        association = self.d.forge.association(author)
+        return prompts.said(
+            author,
+            people.standing(author, association),
+            item.body,
+            people.allowed(author, association),
         )
 
     def _run_worker(self, item: Item, prompt: str, wt: Path, folder: Path) -> AgentRun:
@@ -249,7 +274,7 @@ class FixSteps(StepBase):
         prompt = prompts.render(
             "reviewer",
             title=item.title,
-            body=prompts.quoted(item.body),
+            body=self._item_text(item),
             base_branch=self.d.workspace.base_branch,
             base_sha=item.base_sha,
             diff=prompts.quoted(diff[-60_000:]),
@@ -271,6 +296,7 @@ class FixSteps(StepBase):
         )
         if run.failure == "stopped":
             raise StopRequested("stopped while the reviewer ran")
+        att["review"] = {"agent": run.summary()}  # its tokens and cost count, whatever it said
         self._agent_unavailable(run, item)
         if git.rev_parse(wt, "HEAD") != item.head_sha or git.status(wt):
             git.reset_clean(wt, item.head_sha)
@@ -288,7 +314,7 @@ class FixSteps(StepBase):
         except BadVerdict as e:
             self._fail_attempt(item, "review_failed", f"unusable verdict: {e}", UNREVIEWED)
             return
-        att["review"] = {
+        att["review"] |= {
             "verdict": verdict.verdict,
             "score": verdict.score,
             "summary": verdict.summary,

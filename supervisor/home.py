@@ -96,6 +96,11 @@ class Home:
     def gate(self) -> Path:
         return self.worktrees / "gate"
 
+    @property
+    def analysis(self) -> Path:
+        """Where the analyst reads the code: detached, reset before every use."""
+        return self.worktrees / "analysis"
+
     def issue_worktree(self, issue: IssueNumber) -> Path:
         return self.worktrees / f"issue-{issue}"
 

@@ -25,9 +25,16 @@ STATE_WORDS = {
 }
 
 
-def render_block(item: Item) -> str:
+def render_block(item: Item, how_to_approve: str = "") -> str:
     """What the supervisor says about the item (the marker that identifies the item included)."""
     lines = [f"**Supervisor status:** {STATE_WORDS.get(item.state, item.state)} (`{item.state}`)"]
+    if item.state == "awaiting_approval" and how_to_approve:
+        lines.append(f"**To start a fix:** {how_to_approve}.")
+    approval = item.conversation.get("approval")
+    if approval:
+        lines.append(f"**Approved by:** @{approval['by']} ({approval['how']})")
+    if item.needs_person:
+        lines.append(f"**Needs a person:** {item.needs_person}")
     if item.attempts:
         failed = sum(1 for a in item.attempts if a.get("status") == "failed")
         lines.append(f"**Attempts:** {len(item.attempts)} ({failed} failed)")

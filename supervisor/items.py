@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,11 @@ class Item:
     pushed_sha: str | None = None  # what the forge's branch holds (remote forges)
     verified: dict[str, Any] | None = None  # {"base_sha", "head_sha", "gate": "fast"|"slow"}
     feedback: str = ""  # what the next attempt must address
+    # The conversation on the forge: watermarks (the last comment, review, review comment seen),
+    # the analysis comment, replies, approval, review rounds. Kept here, not in cursors.json, so
+    # that a watermark is saved in the same atomic write as what was done about the comment.
+    conversation: dict[str, Any] = field(default_factory=dict)
+    needs_person: str = ""  # why the supervisor stopped and waits for a person ("" = it does not)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     occurrences: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -91,21 +97,24 @@ class Item:
         """Attempts that count against the cap (interrupted ones do not)."""
         return sum(1 for a in self.attempts if a.get("status") == "failed")
 
-    def agent_totals(self) -> dict[str, Any]:
-        """Tokens and cost of every attempt's agent run, summed (derived, never stored)."""
-        tokens = {"input": 0, "output": 0, "cached_input": 0}
-        cost: float | None = None
-        runs = 0
+    def agent_runs(self) -> list[dict[str, Any]]:
+        """Every agent run of the item, worker, reviewer and analyst alike:
+        {"at", "role", "name", "tokens", "cost_usd"} (derived, never stored twice)."""
+        runs = []
         for a in self.attempts:
-            agent = a.get("agent") or {}
-            if not agent:
-                continue
-            runs += 1
-            for key in tokens:
-                tokens[key] += int((agent.get("tokens") or {}).get(key) or 0)
-            if agent.get("cost_usd") is not None:
-                cost = (cost or 0.0) + float(agent["cost_usd"])
-        return {"runs": runs, "tokens": tokens, "cost_usd": cost}
+            for role, agent in (
+                ("worker", a.get("agent")),
+                ("reviewer", (a.get("review") or {}).get("agent")),
+            ):
+                if agent:
+                    runs.append({"at": a.get("started_at", ""), "role": role, **agent})
+        for run in self.conversation.get("agent_runs", []):
+            runs.append({"role": "analyst", **run})
+        return runs
+
+    def agent_totals(self, since: str = "") -> dict[str, Any]:
+        """Tokens and cost of the item's agent runs (since an ISO time), summed."""
+        return sum_runs(r for r in self.agent_runs() if str(r.get("at", "")) >= since)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +127,21 @@ class Item:
         if item.state not in TRANSITIONS:
             raise ValueError(f"unknown state {item.state!r}")
         return item
+
+
+def sum_runs(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """{"runs", "tokens": {input, output, cached_input}, "cost_usd"} of agent run summaries;
+    cost_usd stays None when no run reported one (codex reports tokens only)."""
+    tokens = {"input": 0, "output": 0, "cached_input": 0}
+    cost: float | None = None
+    count = 0
+    for run in runs:
+        count += 1
+        for key in tokens:
+            tokens[key] += int((run.get("tokens") or {}).get(key) or 0)
+        if run.get("cost_usd") is not None:
+            cost = (cost or 0.0) + float(run["cost_usd"])
+    return {"runs": count, "tokens": tokens, "cost_usd": cost}
 
 
 class EventLog:

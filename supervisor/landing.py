@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from supervisor import git, land
-from supervisor.fixing import FixSteps
-from supervisor.forge.base import marker
+from supervisor import feedback, git, land
+from supervisor.conversation import ConversationSteps, agent_text
+from supervisor.forge.base import Pull, marker
+from supervisor.forge.local import LocalForge
 from supervisor.ids import Sha
 from supervisor.items import Item, now_utc
 from supervisor.results import write_result
-from supervisor.steps import CHECKOFF
+from supervisor.steps import CHECKOFF, log
 
 
-class LandSteps(FixSteps):
-    """Builds on the fixing steps: the slow gate runs like the fast one."""
+class LandSteps(ConversationSteps):
+    """Builds on the fixing steps (the slow gate runs like the fast one) and the conversation
+    (who may review)."""
 
     # -- publish and land (local forge) -------------------------------------------------------
 
@@ -28,16 +30,18 @@ class LandSteps(FixSteps):
             self.d.workspace.push(item.branch, item.head_sha, item.pushed_sha)
             item.pushed_sha = item.head_sha
             self.d.items.save(item)
+        body = self._pull_body(item)
         pull = self.d.forge.find_pull(item.branch)
         if pull is None or pull.state != "open":
             pull = self.d.forge.create_pull(
-                item.title,
-                self._pull_body(item),
-                item.branch,
-                self.d.workspace.base_branch,
-                draft=remote,
+                item.title, body, item.branch, self.d.workspace.base_branch, draft=remote
             )
+        elif pull.body != body:  # a further round: the evidence is the new head's
+            self.d.forge.update_pull_body(pull.number, body)
+        if isinstance(self.d.forge, LocalForge):  # what a local review is a review of
+            self.d.forge.set_pull_head(pull.number, item.head_sha)
         item.pull = pull.number
+        item.feedback = ""
         self.d.items.transition(item, "pr_open", f"pull request #{pull.number} ({pull.url})")
 
     def _pull_body(self, item: Item) -> str:
@@ -62,26 +66,45 @@ class LandSteps(FixSteps):
         return "\n".join(lines)
 
     def follow(self, item: Item) -> None:
-        if self.d.forge.name != "local":
-            self._follow_remote(item)
-            return
+        assert item.pull is not None and item.issue is not None
+        remote = self.d.forge.name != "local"
+        if remote or self.cfg.approval.merge == "review":
+            pull = self.d.forge.get_pull(item.pull)
+            if pull.state == "closed":
+                self._closed_unmerged(item, pull)
+                return
+            if pull.state == "merged" and remote:
+                self._merged_remotely(item, pull)
+                return
+            self._report_round(item)
+            fb = feedback.collect(self.d.forge, self.people, item, pull)
+            item.conversation.update(fb.marks)
+            if fb.approved_by:
+                item.conversation["merge_approved"] = {"by": fb.approved_by, "sha": item.head_sha}
+            if fb.parts:
+                self._feedback_round(item, fb)
+                return
+            self.d.items.save(item)
+            if remote:
+                return  # a maintainer merges; a later chain sees it
+            if item.conversation.get("merge_approved", {}).get("sha") != item.head_sha:
+                return  # approval.merge: review, and no allowed person approved this head yet
         self._land_locally(item)
 
-    def _follow_remote(self, item: Item) -> None:
-        """A forge where people merge: notice the merge or the closing of the pull request."""
-        assert item.pull is not None and item.issue is not None
-        pull = self.d.forge.get_pull(item.pull)
-        if pull.state == "open":
-            return  # reviews and checks are followed by a later version
+    def _closed_unmerged(self, item: Item, pull: Pull) -> None:
         att = item.current_attempt()
         assert att is not None
-        if pull.state == "closed":
-            att.update(status="failed", failure_reason="closed_unmerged", ended_at=now_utc())
-            write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pull.url)
-            self.d.items.transition(
-                item, "closed_wontfix", f"pull request #{pull.number} was closed without merging"
-            )
-            return
+        att.update(status="failed", failure_reason="closed_unmerged", ended_at=now_utc())
+        write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pull.url)
+        self.d.items.transition(
+            item, "closed_wontfix", f"pull request #{pull.number} was closed without merging"
+        )
+
+    def _merged_remotely(self, item: Item, pull: Pull) -> None:
+        """A maintainer merged the pull request: close the issue, clean up, done."""
+        assert item.issue is not None
+        att = item.current_attempt()
+        assert att is not None
         self.d.forge.comment(
             item.issue, f"Merged in pull request #{pull.number}.\n\n{marker(item.id, 'merged')}\n"
         )
@@ -94,7 +117,64 @@ class LandSteps(FixSteps):
             f"pull request #{pull.number} was merged"
             + (f" as {pull.merged_sha[:12]}" if pull.merged_sha else ""),
         )
+        self.d.forge.delete_branch(item.branch)
         self.d.workspace.remove_issue_worktree(item.issue)
+
+    def _feedback_round(self, item: Item, fb: feedback.Feedback) -> None:
+        """Changes requested or checks red: the next attempt addresses it, up to the cap."""
+        assert item.pull is not None
+        conv = item.conversation
+        rounds = int(conv.get("rounds", 0))
+        if rounds >= self.cfg.limits.review_rounds:
+            if not item.needs_person:
+                item.needs_person = (
+                    f"{rounds} review rounds done (limits.review_rounds); "
+                    f"new feedback: {', '.join(fb.what)}"
+                )
+                self.d.items.save(item)
+                self.d.forge.comment(
+                    item.pull,
+                    f"The supervisor has addressed {rounds} rounds of review, its limit "
+                    "(`limits.review_rounds`), and stops here: this needs a person.\n\n"
+                    f"{marker(item.id, 'needs-person')}\n",
+                )
+                self.d.items.events.append(
+                    {"event": "needs_person", "item": item.id, "why": item.needs_person}
+                )
+            self.d.items.save(item)
+            return
+        conv["rounds"] = rounds + 1
+        conv["round_pending"] = {"round": rounds + 1, "threads": fb.threads, "feedback": fb.text}
+        self.d.items.transition(
+            item, "changes_requested", f"review round {rounds + 1}: {', '.join(fb.what)}"
+        )
+
+    def _report_round(self, item: Item) -> None:
+        """After a round's change is on the pull request: say what changed, answer each
+        conversation it addressed (once each: every reply carries a marker). Called in pr_open
+        only, when the round's change is published."""
+        pending = item.conversation.get("round_pending")
+        if not pending or item.pull is None or item.head_sha is None:
+            return
+        n = pending["round"]
+        summary = (item.current_attempt() or {}).get("final_message", "").strip()
+        self.d.forge.comment(
+            item.pull,
+            f"Review round {n}: the feedback is addressed in {item.head_sha[:12]}, proven "
+            "again by the gates.\n\n"
+            + (f"The worker's summary:\n\n{agent_text(summary)[:4000]}\n\n" if summary else "")
+            + f"{marker(item.id, f'round-{n}')}\n",
+        )
+        for thread in pending.get("threads", []):
+            self.d.forge.reply_review_comment(
+                item.pull,
+                int(thread),
+                f"Addressed in {item.head_sha[:12]}.\n\n"
+                f"{marker(item.id, f'thread-{thread}-{n}')}\n",
+            )
+        del item.conversation["round_pending"]
+        self.d.items.save(item)
+        log.info("%s: review round %d reported on pull request #%d", item.id, n, item.pull)
 
     def _land_locally(self, item: Item) -> None:
         """Local forge: land the verified candidate by fast-forward, exactly once."""

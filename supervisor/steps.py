@@ -37,6 +37,7 @@ class Deps:
     reviewer: Agent | None
     control: RunControl
     set_phase: Callable[[str, str | None], None] = lambda phase, item: None
+    analyst: Agent | None = None  # writes the analysis and the replies; None: neither is written
 
 
 class StepBase:

@@ -223,25 +223,32 @@ class Workspace:
         The candidate must descend from base_sha (the chain rebases it first when the base moved),
         so applying it is a fast-forward and the tree is exactly base + candidate.
         """
-        gate = self.home.gate
-        if not (gate / ".git").exists():
-            if gate.exists():
-                shutil.rmtree(gate)
+        return self._detached_checkout(self.home.gate, base_sha, head_sha)
+
+    def analysis_checkout(self, base_sha: Sha, head_sha: Sha | None = None) -> Path:
+        """The analyst's worktree, like the gate's but apart from it: only the supervisor
+        ever runs anything in the gate worktree."""
+        return self._detached_checkout(self.home.analysis, base_sha, head_sha)
+
+    def _detached_checkout(self, path: Path, base_sha: Sha, head_sha: Sha | None) -> Path:
+        if not (path / ".git").exists():
+            if path.exists():
+                shutil.rmtree(path)
             git.git(self.mirror, "worktree", "prune", check=False)
-            git.worktree_add(self.mirror, gate, base_sha)
-        if git.in_progress_operation(gate):
-            git.git(gate, "merge", "--abort", check=False)
-        git.checkout_detached(gate, base_sha)
-        git.reset_clean(gate, base_sha, ignored=True)
+            git.worktree_add(self.mirror, path, base_sha)
+        if git.in_progress_operation(path):
+            git.git(path, "merge", "--abort", check=False)
+        git.checkout_detached(path, base_sha)
+        git.reset_clean(path, base_sha, ignored=True)
         if head_sha and head_sha != base_sha:
-            if not git.is_ancestor(gate, base_sha, head_sha):
+            if not git.is_ancestor(path, base_sha, head_sha):
                 raise UserError(
                     f"candidate {head_sha[:12]} does not descend from base "
                     f"{base_sha[:12]}: it must be rebased before it is verified"
                 )
-            git.merge_ff_only(gate, head_sha)
-        self._copy_files(gate)
-        return gate
+            git.merge_ff_only(path, head_sha)
+        self._copy_files(path)
+        return path
 
     def _copy_files(self, dest: Path) -> None:
         source = self.local_target()

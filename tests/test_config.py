@@ -385,7 +385,7 @@ def test_start_with_a_bad_key_starts_nothing(home: Path) -> None:
     assert result.exit_code == 1, result.output
     assert result.stderr == (
         f"error: {config}: unknown key 'limits.atempts' (line {n + 1}); "
-        "allowed in limits: attempts, consecutive_failures, replies_per_day\n"
+        "allowed in limits: attempts, consecutive_failures, replies_per_day, review_rounds\n"
     )
     assert not (home / "state" / "supervisor.json").exists()
     assert not (home / "logs" / "supervisor.log").exists()

@@ -391,9 +391,9 @@ def test_pull_request_reviews_checks_ready_and_merge(world: World, tmp_path: Pat
     f.update_pull_body(pull.number, "second body")
     assert f.get_pull(pull.number).body == "second body"
     world.fake.add_review(REPO, pull.number, "maint", "CHANGES_REQUESTED", "rename it")
-    assert [r["state"] for r in f.list_reviews(pull.number)] == ["CHANGES_REQUESTED"]
+    assert [r.state for r in f.list_reviews(pull.number)] == ["CHANGES_REQUESTED"]
     world.fake.add_review_comment(REPO, pull.number, "maint", "why r?", "done/r.txt", 1)
-    assert [c["body"] for c in f.list_review_comments(pull.number)] == ["why r?"]
+    assert [c.body for c in f.list_review_comments(pull.number)] == ["why r?"]
     world.fake.set_checks(REPO, head, [("unit", "success"), ("race", "failure")])
     world.fake.set_statuses(REPO, head, [("ci/lint", "success")])
     checks = f.checks(head)

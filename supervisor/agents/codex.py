@@ -21,6 +21,8 @@ from supervisor.agents.limits import usage_limit_reset
 from supervisor.redact import redact
 
 _NOT_LOGGED_IN = re.compile(r"not logged in|401 Unauthorized|please log ?in|codex login", re.I)
+# Only the worker writes; the reviewer and the analyst read the worktree.
+SANDBOX = {"worker": "workspace-write", "reviewer": "read-only", "analyst": "read-only"}
 MAX_LINE = 1 << 20  # a longer JSONL line is output nobody can use
 
 
@@ -33,13 +35,15 @@ class CodexAgent:
         self.program = program
         self.login_checked = False
 
-    def argv(self, cwd: Path, last_message: Path, resume: str | None = None) -> list[str]:
+    def argv(
+        self, cwd: Path, last_message: Path, resume: str | None = None, role: str = "worker"
+    ) -> list[str]:
         args = [
             self.program,
             "exec",
             "--json",
             "--sandbox",
-            "workspace-write",
+            SANDBOX.get(role, "read-only"),
             "--cd",
             str(cwd),
             "--output-last-message",
@@ -68,7 +72,7 @@ class CodexAgent:
         last = log_path.with_name(f"{role}-last-message.txt")
         last.unlink(missing_ok=True)
         r = self.control.spawn(
-            self.argv(cwd, last, resume),
+            self.argv(cwd, last, resume, role),
             role=role,
             item_id=item_id,
             prompt=prompt,

@@ -75,6 +75,43 @@ class Pull:
     url: str = ""
     body: str = ""
     labels: tuple[str, ...] = field(default_factory=tuple)
+    head_sha: str = ""
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    """A label added (or removed) on an issue, and by whom: who approves by label."""
+
+    label: str
+    actor: str
+    action: str  # labeled | unlabeled
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class Review:
+    """A pull request review: state APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED."""
+
+    id: int
+    author: str
+    state: str
+    body: str
+    commit_id: str = ""
+    author_association: str = "NONE"
+    submitted_at: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    """A comment on a line of a pull request's diff (a conversation when in_reply_to is set)."""
+
+    id: int
+    author: str
+    body: str
+    path: str = ""
+    line: int | None = None
+    in_reply_to: int | None = None
+    author_association: str = "NONE"
 
 
 class Forge(Protocol):
@@ -107,5 +144,35 @@ class Forge(Protocol):
 
     def get_pull(self, number: int) -> Pull: ...
 
+    def update_pull_body(self, number: int, body: str) -> None: ...
+
     def mark_pull_merged(self, number: int, sha: str) -> None:
         """Record that the pull request's change landed as sha (the local forge merges by git)."""
+
+    # -- the conversation ---------------------------------------------------------------------
+
+    def update_comment(self, number: int, comment_id: int, body: str) -> None:
+        """Replace the text of one of the supervisor's comments on issue or pull number."""
+
+    def label_events(self, number: IssueNumber) -> list[LabelEvent]:
+        """Who added and removed which label, oldest first."""
+
+    def association(self, login: str) -> str:
+        """The person's relation to the repository, as GitHub's author_association names it
+        (OWNER, MEMBER, COLLABORATOR, ... NONE), for those whose acts carry none (labels)."""
+
+    def own_login(self) -> str:
+        """The login the supervisor writes as: its comments are never answered."""
+
+    def list_reviews(self, number: int) -> list[Review]: ...
+
+    def list_review_comments(self, number: int) -> list[ReviewComment]: ...
+
+    def reply_review_comment(self, number: int, comment_id: int, body: str) -> None:
+        """Answer in a review comment's conversation, unless a reply with body's marker is there."""
+
+    def failing_checks(self, sha: str) -> list[str]:
+        """The checks that failed on sha, a line each (name: summary); [] when none failed."""
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete the pull request's head branch on the forge (a missing one is not an error)."""

@@ -7,12 +7,18 @@ Issues and pull requests share one number sequence, as on GitHub. A number is cl
 numbers/<n> exclusively (two writers never get the same number); the file itself is then written
 atomically, so a crash never leaves a half-written issue.
 
-People use it by editing these files (or with `supervisor` commands in later versions); a file a
-person wrote by hand only needs ``title`` and ``labels``: everything else has a default.
+People use it with `supervisor forge ...` (comment, label, review, close) or by editing these
+files; a file a person wrote by hand only needs ``title`` and ``labels``: everything else has a
+default. Who wrote what is the ``author`` the file names: the local forge is as trustworthy as the
+folder it lives in, which only the owner of this machine can write. The machine's user is the
+forge's OWNER; everyone else has no role, and approves only when listed in ``approval.users``.
+A label counts as added by someone only through its event (``supervisor forge label`` writes
+one); a label typed into the file by hand has no author, so it approves nothing.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from pathlib import Path
@@ -20,18 +26,35 @@ from typing import Any
 
 from supervisor import store
 from supervisor.errors import UserError
-from supervisor.forge.base import Comment, Issue, Pull, find_marker
+from supervisor.forge.base import (
+    Comment,
+    Issue,
+    LabelEvent,
+    Pull,
+    Review,
+    ReviewComment,
+    find_marker,
+)
 from supervisor.ids import IssueNumber
 from supervisor.items import now_utc
 
 AUTHOR = "supervisor"
+REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED")
+
+
+def machine_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "owner"
 
 
 class LocalForge:
     name = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: str | None = None) -> None:
         self.root = root
+        self.owner = owner or machine_user()
         self.issues_dir = root / "issues"
         self.pulls_dir = root / "pulls"
         self.claims_dir = root / "numbers"
@@ -157,39 +180,118 @@ class LocalForge:
         store.write_json(path, doc)
         return doc
 
-    def comment(self, number: int, body: str) -> Comment:
-        folder = (
-            self.issues_dir if (self.issues_dir / f"{number}.json").exists() else self.pulls_dir
-        )
+    def _folder(self, number: int) -> Path:
+        """Issues and pull requests share numbers; comments go to whichever has it."""
+        return self.issues_dir if (self.issues_dir / f"{number}.json").exists() else self.pulls_dir
+
+    def comment(self, number: int, body: str, author: str = AUTHOR) -> Comment:
+        folder = self._folder(number)
         doc = self._read(folder / f"{number}.json")
         comments: list[dict[str, Any]] = list(doc.get("comments", []))
-        mark = find_marker(body)
+        mark = find_marker(body) if author == AUTHOR else ""
         if mark:
             for c in comments:
-                if mark in str(c.get("body", "")):
-                    return _comment(c)
+                if c.get("author") == AUTHOR and mark in str(c.get("body", "")):
+                    return self._comment(c)
         new = {
-            "id": max((int(c.get("id", 0)) for c in comments), default=0) + 1,
-            "author": AUTHOR,
+            "id": self._next_comment_id(doc),
+            "author": author,
             "body": body,
             "created_at": now_utc(),
-            "author_association": "NONE",
         }
         self._update(folder, number, comments=[*comments, new])
-        return _comment(new)
+        return self._comment(new)
+
+    def _next_comment_id(self, doc: dict[str, Any]) -> int:
+        """Comment ids grow across the whole forge, as on GitHub (a watermark is an id); above
+        any id already in doc, which a person may have written by hand."""
+        self.claims_dir.mkdir(parents=True, exist_ok=True)
+        floor = max(
+            (
+                int(c.get("id", 0))
+                for key in ("comments", "reviews", "review_comments")
+                for c in doc.get(key, [])
+                if isinstance(c, dict) and str(c.get("id", "")).isdigit()
+            ),
+            default=0,
+        )
+        while True:
+            ids = [int(p.name[2:]) for p in self.claims_dir.glob("c-*") if p.name[2:].isdigit()]
+            n = max(*ids, floor, 0) + 1
+            try:
+                os.close(os.open(self.claims_dir / f"c-{n}", os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                continue
+            return n
 
     def list_comments(self, number: int, since_id: int = 0) -> list[Comment]:
-        folder = (
-            self.issues_dir if (self.issues_dir / f"{number}.json").exists() else self.pulls_dir
-        )
-        doc = self._read(folder / f"{number}.json")
-        return [_comment(c) for c in doc.get("comments", []) if int(c.get("id", 0)) > since_id]
+        doc = self._read(self._folder(number) / f"{number}.json")
+        found = [self._comment(c) for c in doc.get("comments", [])]
+        return sorted((c for c in found if c.id > since_id), key=lambda c: c.id)
 
-    def close_issue(self, number: IssueNumber, reason: str) -> None:
+    def update_comment(self, number: int, comment_id: int, body: str) -> None:
+        folder = self._folder(number)
+        doc = self._read(folder / f"{number}.json")
+        comments = [
+            {**c, "body": body, "updated_at": now_utc()} if int(c.get("id", 0)) == comment_id else c
+            for c in doc.get("comments", [])
+        ]
+        self._update(folder, number, comments=comments)
+
+    def _comment(self, c: dict[str, Any]) -> Comment:
+        author = str(c.get("author", ""))
+        return Comment(
+            id=int(c.get("id", 0)),
+            author=author,
+            body=str(c.get("body", "")),
+            created_at=str(c.get("created_at", "")),
+            author_association=self.association(author),
+        )
+
+    # -- people -------------------------------------------------------------------------------
+
+    def association(self, login: str) -> str:
+        return "OWNER" if login == self.owner else "NONE"
+
+    def own_login(self) -> str:
+        return AUTHOR
+
+    def label_events(self, number: IssueNumber) -> list[LabelEvent]:
         doc = self._read(self.issues_dir / f"{number}.json")
-        if doc.get("state") != "closed":
+        return [
+            LabelEvent(
+                label=str(e.get("label", "")),
+                actor=str(e.get("actor", "")),
+                action=str(e.get("action", "labeled")),
+                created_at=str(e.get("created_at", "")),
+            )
+            for e in doc.get("events", [])
+            if isinstance(e, dict)
+        ]
+
+    def set_label(self, number: IssueNumber, label: str, actor: str, add: bool = True) -> None:
+        """A person adds (or removes) a label; the event records who."""
+        doc = self._read(self.issues_dir / f"{number}.json")
+        labels = [lb for lb in doc.get("labels", []) if lb != label] + ([label] if add else [])
+        event = {
+            "label": label,
+            "actor": actor,
+            "action": "labeled" if add else "unlabeled",
+            "created_at": now_utc(),
+        }
+        self._update(self.issues_dir, number, labels=labels, events=[*doc.get("events", []), event])
+
+    def close_issue(self, number: IssueNumber, reason: str, by: str = AUTHOR) -> None:
+        folder = self._folder(number)
+        doc = self._read(folder / f"{number}.json")
+        if doc.get("state") not in ("closed", "merged"):
             self._update(
-                self.issues_dir, number, state="closed", closed_reason=reason, closed_at=now_utc()
+                folder,
+                number,
+                state="closed",
+                closed_reason=reason,
+                closed_by=by,
+                closed_at=now_utc(),
             )
 
     # -- pull requests ------------------------------------------------------------------------
@@ -206,6 +308,7 @@ class LocalForge:
             merged_sha=doc.get("merged_sha"),
             url=f"local:pulls/{doc['number']}",
             body=str(doc.get("body", "")),
+            head_sha=str(doc.get("head_sha") or ""),
         )
 
     def find_pull(self, head: str) -> Pull | None:
@@ -237,12 +340,111 @@ class LocalForge:
             self.pulls_dir, number, state="merged", merged_sha=sha, draft=False, merged_at=now_utc()
         )
 
+    def update_pull_body(self, number: int, body: str) -> None:
+        self._update(self.pulls_dir, number, body=body)
 
-def _comment(c: dict[str, Any]) -> Comment:
-    return Comment(
-        id=int(c.get("id", 0)),
-        author=str(c.get("author", "")),
-        body=str(c.get("body", "")),
-        created_at=str(c.get("created_at", "")),
-        author_association=str(c.get("author_association", "NONE")),
-    )
+    def set_pull_head(self, number: int, sha: str) -> None:
+        """The local forge's record of what the pull request proposes (GitHub knows by push)."""
+        self._update(self.pulls_dir, number, head_sha=sha)
+
+    # -- reviews (files in the pull request's record) -----------------------------------------
+
+    def add_review(
+        self,
+        number: int,
+        author: str,
+        state: str,
+        body: str,
+        comments: list[dict[str, Any]] | None = None,
+    ) -> Review:
+        """A person's review; comments: [{"path", "line", "body"}] on the diff's lines."""
+        if state not in REVIEW_STATES:
+            raise UserError(f"a review is one of {', '.join(REVIEW_STATES)}, not {state!r}")
+        doc = self._read(self.pulls_dir / f"{number}.json")
+        review = {
+            "id": self._next_comment_id(doc),
+            "author": author,
+            "state": state,
+            "body": body,
+            "commit_id": str(doc.get("head_sha") or ""),
+            "submitted_at": now_utc(),
+        }
+        threads = list(doc.get("review_comments", []))
+        for c in comments or []:
+            threads.append(
+                {
+                    "id": self._next_comment_id({**doc, "review_comments": threads}),
+                    "author": author,
+                    "body": str(c.get("body", "")),
+                    "path": str(c.get("path", "")),
+                    "line": c.get("line"),
+                    "review_id": review["id"],
+                }
+            )
+        self._update(
+            self.pulls_dir,
+            number,
+            reviews=[*doc.get("reviews", []), review],
+            review_comments=threads,
+        )
+        return self._review(review)
+
+    def _review(self, r: dict[str, Any]) -> Review:
+        author = str(r.get("author", ""))
+        return Review(
+            id=int(r.get("id", 0)),
+            author=author,
+            state=str(r.get("state", "COMMENTED")).upper(),
+            body=str(r.get("body", "")),
+            commit_id=str(r.get("commit_id", "")),
+            author_association=self.association(author),
+            submitted_at=str(r.get("submitted_at", "")),
+        )
+
+    def list_reviews(self, number: int) -> list[Review]:
+        doc = self._read(self.pulls_dir / f"{number}.json")
+        return [self._review(r) for r in doc.get("reviews", []) if isinstance(r, dict)]
+
+    def list_review_comments(self, number: int) -> list[ReviewComment]:
+        doc = self._read(self.pulls_dir / f"{number}.json")
+        return [
+            ReviewComment(
+                id=int(c.get("id", 0)),
+                author=str(c.get("author", "")),
+                body=str(c.get("body", "")),
+                path=str(c.get("path", "")),
+                line=c.get("line") if isinstance(c.get("line"), int) else None,
+                in_reply_to=c.get("in_reply_to"),
+                author_association=self.association(str(c.get("author", ""))),
+            )
+            for c in doc.get("review_comments", [])
+            if isinstance(c, dict)
+        ]
+
+    def reply_review_comment(self, number: int, comment_id: int, body: str) -> None:
+        doc = self._read(self.pulls_dir / f"{number}.json")
+        threads = list(doc.get("review_comments", []))
+        mark = find_marker(body)
+        if any(
+            c.get("in_reply_to") == comment_id and mark and mark in str(c.get("body", ""))
+            for c in threads
+        ):
+            return
+        parent: dict[str, Any] = next((c for c in threads if c.get("id") == comment_id), {})
+        threads.append(
+            {
+                "id": self._next_comment_id(doc),
+                "author": AUTHOR,
+                "body": body,
+                "path": parent.get("path", ""),
+                "line": parent.get("line"),
+                "in_reply_to": comment_id,
+            }
+        )
+        self._update(self.pulls_dir, number, review_comments=threads)
+
+    def failing_checks(self, sha: str) -> list[str]:
+        return []  # no CI here: the gates, run by the supervisor itself, are the checks
+
+    def delete_branch(self, branch: str) -> None:
+        """The branch lives in the supervisor's mirror only; cleanup removes it there."""

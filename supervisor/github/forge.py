@@ -15,7 +15,15 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from supervisor.forge.base import Comment, Issue, Pull, find_marker
+from supervisor.forge.base import (
+    Comment,
+    Issue,
+    LabelEvent,
+    Pull,
+    Review,
+    ReviewComment,
+    find_marker,
+)
 from supervisor.github.client import GitHubClient, GitHubError, MaybeApplied
 from supervisor.ids import IssueNumber
 
@@ -43,6 +51,8 @@ class GitHubForge:
         self.base = f"/repos/{owner}/{repo}"
         self.sleep = sleep
         self._labels_known: set[str] = set()
+        self._associations: dict[str, str] = {}
+        self._login: str | None = None
 
     # -- the repository -----------------------------------------------------------------------
 
@@ -209,7 +219,10 @@ class GitHubForge:
         def find() -> Comment | None:
             if not mark:
                 return None
-            return next((c for c in self.list_comments(number) if mark in c.body), None)
+            me = self.own_login()  # a marker pasted by someone else must not silence us
+            return next(
+                (c for c in self.list_comments(number) if mark in c.body and c.author == me), None
+            )
 
         existing = find()
         if existing is not None:
@@ -243,6 +256,7 @@ class GitHubForge:
             merged_sha=d.get("merge_commit_sha") if d.get("merged_at") else None,
             url=str(d.get("html_url", "")),
             body=str(d.get("body") or ""),
+            head_sha=str(d["head"].get("sha") or ""),
         )
 
     def find_pull(self, head: str) -> Pull | None:
@@ -304,11 +318,125 @@ class GitHubForge:
             body["sha"] = sha  # GitHub refuses if the head moved: never merge unverified code
         self.client.request("PUT", f"{self.base}/pulls/{number}/merge", json=body)
 
-    def list_reviews(self, number: int) -> list[dict[str, Any]]:
-        return list(self.client.paginate(f"{self.base}/pulls/{number}/reviews") or [])
+    def list_reviews(self, number: int) -> list[Review]:
+        return [
+            Review(
+                id=int(r["id"]),
+                author=str((r.get("user") or {}).get("login", "")),
+                state=str(r.get("state", "")),
+                body=str(r.get("body") or ""),
+                commit_id=str(r.get("commit_id") or ""),
+                author_association=str(r.get("author_association", "NONE")),
+                submitted_at=str(r.get("submitted_at") or ""),
+            )
+            for r in self.client.paginate(f"{self.base}/pulls/{number}/reviews") or []
+        ]
 
-    def list_review_comments(self, number: int) -> list[dict[str, Any]]:
-        return list(self.client.paginate(f"{self.base}/pulls/{number}/comments") or [])
+    def list_review_comments(self, number: int) -> list[ReviewComment]:
+        return [
+            ReviewComment(
+                id=int(c["id"]),
+                author=str((c.get("user") or {}).get("login", "")),
+                body=str(c.get("body") or ""),
+                path=str(c.get("path") or ""),
+                line=c.get("line") if isinstance(c.get("line"), int) else None,
+                in_reply_to=c.get("in_reply_to_id"),
+                author_association=str(c.get("author_association", "NONE")),
+            )
+            for c in self.client.paginate(f"{self.base}/pulls/{number}/comments") or []
+        ]
+
+    def reply_review_comment(self, number: int, comment_id: int, body: str) -> None:
+        mark = find_marker(body)
+        me = self.own_login()
+
+        def find() -> bool | None:
+            for c in self.list_review_comments(number):
+                if c.in_reply_to == comment_id and c.author == me and mark and mark in c.body:
+                    return True
+            return None
+
+        if find():
+            return
+        self._create_once(
+            find,
+            lambda: bool(
+                self.client.request(
+                    "POST",
+                    f"{self.base}/pulls/{number}/comments/{comment_id}/replies",
+                    json={"body": body},
+                ).data
+            ),
+        )
+
+    def failing_checks(self, sha: str) -> list[str]:
+        """Failed check runs and failed or errored commit statuses of sha."""
+        found = self.checks(sha)
+        failed = []
+        for run in found["check_runs"]:
+            if run.get("conclusion") in ("failure", "timed_out", "action_required"):
+                title = (run.get("output") or {}).get("title") or ""
+                failed.append(f"{run.get('name')}: {run.get('conclusion')} {title}".strip())
+        for st in found["statuses"]:
+            if st.get("state") in ("failure", "error"):
+                failed.append(
+                    f"{st.get('context')}: {st.get('state')} {st.get('description') or ''}".strip()
+                )
+        return failed
+
+    def delete_branch(self, branch: str) -> None:
+        from urllib.parse import quote
+
+        try:
+            self.client.request(
+                "DELETE", f"{self.base}/git/refs/heads/{quote(branch, safe='/')}", allow_404=True
+            )
+        except GitHubError as e:
+            if e.status != 422:  # 422: the branch is gone already (deleted on merge)
+                raise
+
+    # -- the conversation ---------------------------------------------------------------------
+
+    def update_comment(self, number: int, comment_id: int, body: str) -> None:
+        self.client.request(
+            "PATCH", f"{self.base}/issues/comments/{comment_id}", json={"body": body}
+        )
+
+    def label_events(self, number: IssueNumber) -> list[LabelEvent]:
+        return [
+            LabelEvent(
+                label=str((e.get("label") or {}).get("name", "")),
+                actor=str((e.get("actor") or {}).get("login", "")),
+                action=str(e["event"]),
+                created_at=str(e.get("created_at", "")),
+            )
+            for e in self.client.paginate(f"{self.base}/issues/{number}/events") or []
+            if e.get("event") in ("labeled", "unlabeled")
+        ]
+
+    def association(self, login: str) -> str:
+        """GitHub gives no author_association for a label's actor; the collaborator permission
+        tells: the repository's owner is OWNER, write access or more is COLLABORATOR."""
+        if login.lower() == self.owner.lower():
+            return "OWNER"
+        if login not in self._associations:
+            from urllib.parse import quote
+
+            reply = self.client.request(
+                "GET",
+                f"{self.base}/collaborators/{quote(login, safe='')}/permission",
+                allow_404=True,
+            )
+            permission = "none" if reply.status == 404 else str(reply.data.get("permission"))
+            self._associations[login] = (
+                "COLLABORATOR" if permission in ("admin", "maintain", "write") else "NONE"
+            )
+        return self._associations[login]
+
+    def own_login(self) -> str:
+        if self._login is None:
+            self._login = str(self.client.get("/user")["login"])
+        return self._login
 
     def checks(self, sha: str) -> dict[str, Any]:
         """The combined status and the check runs of a commit."""
