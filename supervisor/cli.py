@@ -303,12 +303,24 @@ def show(ctx: click.Context, item_id: str, as_json: bool) -> None:
 
 def _story(item: Item) -> str:
     lines = [f"{item.id}  [{item.kind}]  {item.state}", f"title: {item.title}"]
+    if item.needs_person:
+        lines.append(f"needs a person: {item.needs_person}")
     if item.issue is not None:
         lines.append(
             f"issue: #{item.issue}" + (f"  pull request: #{item.pull}" if item.pull else "")
         )
     if item.head_sha:
         lines.append(f"candidate: {item.head_sha[:12]} on base {str(item.base_sha)[:12]}")
+    conv = item.conversation
+    if conv.get("analysis", {}).get("comment_id"):
+        lines.append(f"analysis: comment {conv['analysis']['comment_id']} on the issue")
+    if conv.get("approval"):
+        a = conv["approval"]
+        lines.append(f"approved by: @{a['by']} ({a['standing']}) with {a['how']}")
+    if conv.get("replies"):
+        lines.append(f"replies: {len(conv['replies'])}")
+    if conv.get("rounds"):
+        lines.append(f"review rounds: {conv['rounds']}")
     for a in item.attempts:
         why = (
             f": {a.get('failure_reason')}: {a.get('detail', '')}" if a.get("failure_reason") else ""

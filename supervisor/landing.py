@@ -145,6 +145,15 @@ class LandSteps(ConversationSteps):
             return
         conv["rounds"] = rounds + 1
         conv["round_pending"] = {"round": rounds + 1, "threads": fb.threads, "feedback": fb.text}
+        att = item.current_attempt()
+        if (
+            att is not None and att.get("status") == "running"
+        ):  # published; the next one builds on it
+            att.update(
+                status="succeeded",
+                ended_at=now_utc(),
+                outcome=f"published; review round {rounds + 1} asked for more",
+            )
         self.d.items.transition(
             item, "changes_requested", f"review round {rounds + 1}: {', '.join(fb.what)}"
         )

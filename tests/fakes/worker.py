@@ -12,6 +12,10 @@ task text, so a test scripts its behaviour by what the task says:
   Selfcommit PATH          write PATH and `git commit` it itself
   Flaky PATH               fail on the first attempt (no feedback in the prompt), then Create PATH
 
+A pull request's review round (the prompt's "## The feedback to address") is searched for a
+directive first, so a reviewer scripts the next change ("Append x to f"). FAKE_WORKER_DEFAULT is
+the directive when the prompt has none (a CI item's prompt is the supervisor's own words).
+
 FAKE_WORKER_SLEEP (seconds) delays every run, so a test can kill the supervisor mid-run.
 FAKE_WORKER_LOG, when set, gets one line per run: "<item id> <role>".
 """
@@ -35,8 +39,14 @@ def main() -> int:
     delay = float(os.environ.get("FAKE_WORKER_SLEEP", "0"))
     if delay:
         time.sleep(delay)
+    directive = re.compile(r"\b(Create|Append|Fail|Nothing|Hang|Selfcommit|Flaky)\b(.*)")
+    feedback = prompt.split("## The feedback to address", 1)[1:]
     task = prompt.split("## The task", 1)[-1]
-    m = re.search(r"\b(Create|Append|Fail|Nothing|Hang|Selfcommit|Flaky)\b(.*)", task)
+    m = (
+        (feedback and directive.search(feedback[0].split("## What you must know")[0]))
+        or directive.search(task)
+        or directive.search(os.environ.get("FAKE_WORKER_DEFAULT", ""))
+    )
     if not m:
         print("no directive in the task", file=sys.stderr)
         return 3
