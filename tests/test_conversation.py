@@ -285,7 +285,7 @@ def test_a_review_round_is_addressed_in_a_new_commit_and_lands_on_approval(
 
 
 def test_review_rounds_are_capped_then_a_person_is_asked(tmp_path: Path) -> None:
-    home, target = review_home(tmp_path, review_rounds="1")
+    home, _ = review_home(tmp_path, review_rounds="1")
     once(home)
     f = forge(home)
     pull = the_item(home)["pull"]
