@@ -18,6 +18,7 @@ from supervisor.cleanup import cleanup as do_cleanup
 from supervisor.config import AGENT_NAMES
 from supervisor.config_render import render_default
 from supervisor.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USER, UserError
+from supervisor.forge_cli import forge
 from supervisor.home import Home
 from supervisor.items import STATES, Item
 from supervisor.process import ProcessState
@@ -370,6 +371,9 @@ def cleanup(ctx: click.Context, dry_run: bool) -> None:
         click.echo(f"{verb} {line}")
     if not removed:
         click.echo("nothing to clean up")
+
+
+cli.add_command(forge)
 
 
 def main(argv: list[str] | None = None) -> None:
