@@ -81,7 +81,7 @@ def test_analysis_is_posted_once_and_rewritten_when_the_failure_recurs(
     assert "**Likely root cause**" in analysis.body
     assert "1 occurrence(s) in CI" in analysis.body
     assert "comments `/ai-fix`" in analysis.body  # how to approve
-    prompt = (home / "state/runs" / f"issue-{item['issue']}" / "analyst/analysis-1.prompt.md")
+    prompt = home / "state/runs" / f"issue-{item['issue']}" / "analyst/analysis-1.prompt.md"
     assert "Condition never satisfied" in prompt.read_text()
     once(home)  # nothing new: no second analysis, no analyst run
     assert len(forge(home).list_comments(item["issue"])) == len(comments)
@@ -263,7 +263,7 @@ def test_a_review_round_is_addressed_in_a_new_commit_and_lands_on_approval(
     assert first_head in git(mirror, "rev-list", new_head)  # built on top: same branch
     text = git(mirror, "show", f"{new_head}:done/a.txt")
     assert "reviewed" in text and "evil" not in text
-    prompt = (home / "state/runs" / f"issue-{item['issue']}" / "attempt-2" / "prompt.md")
+    prompt = home / "state/runs" / f"issue-{item['issue']}" / "attempt-2" / "prompt.md"
     assert "## The feedback to address" in prompt.read_text()
     [round_note] = by_step(f.list_comments(pull), "round-1")
     assert new_head[:12] in round_note.body
