@@ -190,9 +190,11 @@ class ConversationSteps(FixSteps):
             if self.cfg.approval.mode == "auto"
             else f"\n\nTo have the supervisor fix it: {how_to_approve(self.cfg.approval)}."
         )
+        excerpt = item.body.strip()[-3000:].replace("<!--", "&lt;!--")
         return (
             f"### Analysis\n\n{text}\n\n---\n\n**What the supervisor observed**\n\n"
-            f"{self._figures(item)}{approve}\n\n"
+            f"{self._figures(item)}\n\n<details><summary>The log excerpt the analysis read"
+            f"</summary>\n\n{prompts.quoted(excerpt)}\n\n</details>{approve}\n\n"
             f"<sub>Written by the supervisor's analyst ({self.d.analyst.name}) from the CI log "
             "excerpt and the code; rewritten when new occurrences arrive.</sub>\n"
             f"{marker(item.id, 'analysis')}\n"

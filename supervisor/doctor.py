@@ -137,7 +137,7 @@ def _target(home: Home, cfg: Config) -> list[Check]:
 
 def _agents(cfg: Config) -> list[Check]:
     out = []
-    for role in ("worker", "reviewer"):
+    for role in ("worker", "reviewer", "analyst"):
         spec = getattr(cfg.agents, role)
         if spec.name == "none":
             if role == "worker":

@@ -21,14 +21,18 @@ from supervisor.triage.classify import Signals
 
 NEXT_STEP = {
     "new": "open a forge issue for it",
-    "triaged": "approve it (tasks and local-forge issues need no other approval)",
+    "triaged": "approve it (a task or a labelled issue), or analyse it and ask for approval",
+    "analyzed": "ask a maintainer for approval (or approve it: approval.mode auto)",
+    "awaiting_approval": "read new comments and labels for an allowed person's approval",
     "approved": "dispatch the worker",
     "changes_requested": "dispatch the worker with the feedback",
     "fixing": "run the worker in its issue worktree",
     "verifying": "run the fast gate in the gate worktree",
     "reviewing": "ask the reviewer (or let the gates decide)",
     "publishing": "run the slow gate and record a pull request",
-    "pr_open": "fast-forward the target's base branch to the verified change",
+    "pr_open": "follow the pull request: reviews and checks as feedback, then the merge "
+    "(local forge: fast-forward the base branch, after an approving review with approval.merge "
+    "review)",
 }
 
 

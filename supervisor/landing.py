@@ -96,8 +96,16 @@ class LandSteps(ConversationSteps):
         assert att is not None
         att.update(status="failed", failure_reason="closed_unmerged", ended_at=now_utc())
         write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pull.url)
+        people = self.people
+        said = [  # the reason, as far as the maintainers gave one: their last word
+            c
+            for c in self.d.forge.list_comments(pull.number)
+            if not people.own(c) and people.allowed(c.author, c.author_association)
+        ]
+        why = f"; @{said[-1].author} wrote: {said[-1].body.strip()[:300]}" if said else ""
+        item.conversation["closed"] = {"at": now_utc(), "last_word": why}
         self.d.items.transition(
-            item, "closed_wontfix", f"pull request #{pull.number} was closed without merging"
+            item, "closed_wontfix", f"pull request #{pull.number} was closed without merging{why}"
         )
 
     def _merged_remotely(self, item: Item, pull: Pull) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from supervisor import app, cursors, store
 from supervisor.home import Home
-from supervisor.items import STATES
+from supervisor.items import STATES, sum_runs
 from supervisor.process import ProcessState
 
 
@@ -18,6 +18,7 @@ def collect(home: Home) -> dict[str, Any]:
     last = proc.read() or {}
     items = app.item_store(home).all() if home.items_dir.exists() else []
     counts = Counter(i.state for i in items)
+    night = str((running.started_at if running else last.get("started_at")) or "")
     return {
         "home": str(home.root),
         "running": running is not None,
@@ -35,6 +36,15 @@ def collect(home: Home) -> dict[str, Any]:
         "total": len(items),
         "last_scan": cursors.read(home).get("scan"),
         "corrupt_files": [str(p.relative_to(home.root)) for p in store.corrupt_files(home.state)],
+        "needs_person": [
+            {"item": i.id, "why": i.needs_person or f"failed: {i.history[-1]['reason']}"}
+            for i in items
+            if i.needs_person or i.state == "failed"
+        ],
+        # The night: the agent runs since the (last) start, whatever item they worked on.
+        "agents_since_start": sum_runs(
+            r for i in items for r in i.agent_runs() if night and str(r.get("at", "")) >= night
+        ),
     }
 
 
@@ -70,6 +80,16 @@ def render(s: dict[str, Any]) -> str:
         )
     else:
         lines.append("items: none yet")
+    agents = s["agents_since_start"]
+    if agents["runs"]:
+        t = agents["tokens"]
+        cost = f", ${agents['cost_usd']:.2f}" if agents["cost_usd"] is not None else ""
+        lines.append(
+            f"agents since the start: {agents['runs']} run(s), tokens in {t['input']} "
+            f"(cached {t['cached_input']}), out {t['output']}{cost}"
+        )
+    for n in s["needs_person"]:
+        lines.append(f"needs a person: {n['item']}: {n['why'][:200]}")
     for f in s["corrupt_files"]:
         lines.append(f"warning: unreadable state file moved aside: {f}")
     return "\n".join(lines)

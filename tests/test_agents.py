@@ -95,3 +95,15 @@ def test_usage_limit_wordings_of_the_pinned_clis(text: str) -> None:
     reset = usage_limit_reset(text, now=now)
     assert reset is not None and reset > now
     assert reset - now < 2 * 86400 and reset != now + DEFAULT_BACKOFF_S
+
+
+def test_only_the_codex_worker_may_write() -> None:
+    from supervisor.agents import RunControl
+    from supervisor.agents.codex import CodexAgent
+
+    codex = CodexAgent(RunControl())
+    wt, last = Path("/wt"), Path("/last.txt")
+    for role, sandbox in (("worker", "workspace-write"), ("reviewer", "read-only")):
+        argv = codex.argv(wt, last, None, role)
+        assert argv[argv.index("--sandbox") + 1] == sandbox
+    assert "read-only" in codex.argv(wt, last, "thread-1", "analyst")

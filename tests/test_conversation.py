@@ -81,6 +81,8 @@ def test_analysis_is_posted_once_and_rewritten_when_the_failure_recurs(
     assert "**Likely root cause**" in analysis.body
     assert "1 occurrence(s) in CI" in analysis.body
     assert "comments `/ai-fix`" in analysis.body  # how to approve
+    assert "<details><summary>The log excerpt" in analysis.body
+    assert "Condition never satisfied" in analysis.body
     prompt = home / "state/runs" / f"issue-{item['issue']}" / "analyst/analysis-1.prompt.md"
     assert "Condition never satisfied" in prompt.read_text()
     once(home)  # nothing new: no second analysis, no analyst run
@@ -95,6 +97,12 @@ def test_analysis_is_posted_once_and_rewritten_when_the_failure_recurs(
     assert the_item(home)["conversation"]["analysis"]["occurrences"] == 2
     issue = forge(home).get_issue(item["issue"])
     assert "**To start a fix:** a maintainer (OWNER, MEMBER, COLLABORATOR, or @alice)" in issue.body
+    # The dry run knows what waiting items wait for; status sums the night's agent runs.
+    dry = run_cli(home, "start", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "allowed person's approval" in dry.stdout
+    status = run_cli(home, "status").stdout
+    assert "agents since the start: 2 run(s)" in status
 
 
 def test_only_an_allowed_person_approves_and_a_strangers_words_change_nothing(
@@ -300,9 +308,12 @@ def test_review_rounds_are_capped_then_a_person_is_asked(tmp_path: Path) -> None
     assert len(by_step(f.list_comments(pull), "needs-person")) == 1
     assert len(item["attempts"]) == 2
     shown = run_cli(home, "show", item["id"]).stdout
-    assert "needs a person:" in shown
+    assert "needs a person:" in shown and "review rounds: 1" in shown
+    assert f"needs a person: {item['id']}" in run_cli(home, "status").stdout
+    f.comment(pull, "Not the way to do it; see the design notes.", author="alice")
     f.close_issue(pull, "declined", by="alice")
     once(home)
     item = the_item(home)
     assert item["state"] == "closed_wontfix"
-    assert "closed without merging" in item["history"][-1]["reason"]
+    reason = item["history"][-1]["reason"]
+    assert "closed without merging; @alice wrote: Not the way to do it" in reason

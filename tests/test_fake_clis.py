@@ -246,11 +246,18 @@ needs_real = pytest.mark.skipif(
 @pytest.mark.real_cli
 @needs_real
 def test_real_codex_accepts_our_command_lines(env):
+    from supervisor.agents import RunControl
+    from supervisor.agents.codex import CodexAgent
+
     codex = str(real_bin() / "codex")
     last = env["tmp"] / "last.txt"
-    for cmd in (codex_cmd(env["wt"], last), codex_cmd(env["wt"], last, resume="abc")):
-        r = _timed([codex, *cmd[1:]])
-        assert r[0] != 2 and "unexpected argument" not in r[1], r
+    adapter = CodexAgent(RunControl(), program=codex)  # the exact lines the adapter builds
+    for role in ("worker", "reviewer", "analyst"):
+        for resume in (None, "abc"):
+            r = _timed(adapter.argv(env["wt"], last, resume, role))
+            assert (
+                r[0] != 2 and "unexpected argument" not in r[1] and "invalid value" not in r[1]
+            ), r
     bad = _timed([codex, "exec", "--full-auto", "-"])
     assert bad[0] == 2 and "unexpected argument '--full-auto'" in bad[1]
 
