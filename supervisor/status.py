@@ -83,11 +83,13 @@ def render(s: dict[str, Any]) -> str:
     agents = s["agents_since_start"]
     if agents["runs"]:
         t = agents["tokens"]
-        cost = f", ${agents['cost_usd']:.2f}" if agents["cost_usd"] is not None else ""
-        lines.append(
-            f"agents since the start: {agents['runs']} run(s), tokens in {t['input']} "
-            f"(cached {t['cached_input']}), out {t['output']}{cost}"
+        used = (
+            f", tokens in {t['input']} (cached {t['cached_input']}), out {t['output']}"
+            if any(t.values())
+            else ""  # command agents report none
         )
+        cost = f", ${agents['cost_usd']:.2f}" if agents["cost_usd"] is not None else ""
+        lines.append(f"agents since the start: {agents['runs']} run(s){used}{cost}")
     for n in s["needs_person"]:
         lines.append(f"needs a person: {n['item']}: {n['why'][:200]}")
     for f in s["corrupt_files"]:
