@@ -80,7 +80,7 @@ def render(s: dict[str, Any]) -> str:
         )
     else:
         lines.append("items: none yet")
-    agents = s["agents_since_start"]
+    agents = s.get("agents_since_start") or {"runs": 0}
     if agents["runs"]:
         t = agents["tokens"]
         used = (
@@ -90,7 +90,7 @@ def render(s: dict[str, Any]) -> str:
         )
         cost = f", ${agents['cost_usd']:.2f}" if agents["cost_usd"] is not None else ""
         lines.append(f"agents since the start: {agents['runs']} run(s){used}{cost}")
-    for n in s["needs_person"]:
+    for n in s.get("needs_person", []):
         lines.append(f"needs a person: {n['item']}: {n['why'][:200]}")
     for f in s["corrupt_files"]:
         lines.append(f"warning: unreadable state file moved aside: {f}")

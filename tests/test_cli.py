@@ -378,6 +378,12 @@ def test_status_before_anything_ran(home: Path) -> None:
         "corrupt_files": [],
         "last_scan": None,
         "waiting": None,
+        "needs_person": [],
+        "agents_since_start": {
+            "runs": 0,
+            "tokens": {"input": 0, "output": 0, "cached_input": 0},
+            "cost_usd": None,
+        },
     }
     assert run_cli(home, "items").stdout == "no items\n"
     assert run_cli(home, "items", "--json").stdout == "[]\n"
@@ -399,7 +405,8 @@ def test_status_and_items_after_a_run(ran: Path) -> None:
         r"not running \(last exit \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: idle\)\n"
         r"last scan: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
         r"\(main at [0-9a-f]{12}, 0 candidates, 0 new\)\n"
-        r"items: 2 \(merged 2\)\n",
+        r"items: 2 \(merged 2\)\n"
+        r"agents since the start: 2 run\(s\)\n",
         r.stdout,
     ), r.stdout
     s = json.loads(run_cli(ran, "status", "--json").stdout)
