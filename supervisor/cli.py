@@ -23,6 +23,7 @@ from supervisor.home import Home
 from supervisor.items import STATES, Item
 from supervisor.process import ProcessState
 from supervisor.redact import redact
+from supervisor.reproduce_cli import reproduce_cmd
 from supervisor.store import write_text_atomic
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -374,6 +375,7 @@ def cleanup(ctx: click.Context, dry_run: bool) -> None:
 
 
 cli.add_command(forge)
+cli.add_command(reproduce_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

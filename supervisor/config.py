@@ -198,6 +198,28 @@ class Reproduce:
     budget: float = field(
         default=600.0, metadata=_m("total time for one reproduction", kind="duration")
     )
+    runner: str = field(
+        default="auto",
+        metadata=_m(
+            "how a test is run: auto (go.mod: go, test_*.py: pytest), command, or none "
+            "(the chain does not stress-run)",
+            choices=("auto", "go", "pytest", "command", "none"),
+        ),
+    )
+    command: str = field(
+        default="",
+        metadata=_m("runner command: a shell command with {test} {package} {tmpdir} {port} {run}"),
+    )
+    timeout: float = field(
+        default=300.0, metadata=_m("one run's limit; a hung run is killed", kind="duration")
+    )
+    race: bool = field(default=False, metadata=_m("go: build and run with -race"))
+    cpu: str = field(default="", metadata=_m("go: -cpu list, e.g. 1,2,4"))
+    gomaxprocs: int = field(default=0, metadata=_m("go: GOMAXPROCS for the runs (0: unset)", min=0))
+    shuffle: bool = field(default=False, metadata=_m("go: -shuffle on (a random test order)"))
+    stress: int = field(
+        default=0, metadata=_m("busy processes started beside the runs (CPU stress)", min=0)
+    )
 
 
 @dataclass(frozen=True)
@@ -295,7 +317,6 @@ class Config:
 
 # Keys that are validated and documented but not yet acted on by this version.
 NOT_YET_USED = (
-    "reproduce",
     "hooks",
     "notify",
     "schedule.scan_every",
