@@ -60,6 +60,7 @@ class ConversationSteps(FixSteps):
         if item.kind in ("task", "issue"):
             self.d.items.transition(item, "approved", self._approved_by_source(item))
             return
+        self.reproduce_before(item)  # the figures the analysis and the issue show
         if self._wants_analysis(item) and self._analyze(item):
             comment = item.conversation["analysis"]["comment_id"]
             self.d.items.transition(
@@ -224,7 +225,16 @@ class ConversationSteps(FixSteps):
         runs = [str(o["url"]) for o in occ[-5:] if o.get("url")]
         if runs:
             lines.append("- latest runs: " + ", ".join(runs))
-        lines.append("- reproduction: not measured yet")
+        before = item.reproduction.get("before")
+        if not before:
+            lines.append("- reproduction: not measured (reproduce.runner: none, or no test name)")
+        elif before.get("error"):
+            lines.append(f"- reproduction: could not run the test: {before['error'][:300]}")
+        else:
+            lines.append(
+                f"- reproduction at {str(before.get('sha', ''))[:12]}: {before['words']} "
+                f"(`{before.get('command')}`, {before.get('seconds_per_run')}s per run)"
+            )
         return "\n".join(lines)
 
     def refresh_analysis(self, item: Item) -> None:

@@ -12,8 +12,9 @@ from supervisor.errors import ChainHalted, StopRequested, UsageLimited, UserErro
 from supervisor.gate import GateOutcome, run_gate
 from supervisor.ids import Sha
 from supervisor.items import Item, now_utc
+from supervisor.repro_steps import ReproSteps
 from supervisor.review import BadVerdict, parse_verdict
-from supervisor.steps import CHECKOFF, TRAILER, StepBase, log
+from supervisor.steps import CHECKOFF, TRAILER, log
 from supervisor.trust import People
 
 UNREVIEWED = (
@@ -22,7 +23,7 @@ UNREVIEWED = (
 )
 
 
-class FixSteps(StepBase):
+class FixSteps(ReproSteps):
     # -- dispatch -----------------------------------------------------------------------------
 
     def start_fixing(self, item: Item) -> None:
@@ -222,8 +223,24 @@ class FixSteps(StepBase):
         outcome = self._gate(item, "fast", self.cfg.gate.fast)
         if outcome is None:
             return
+        words = outcome.describe()
+        after = self.reproduce_after(item)
+        if after is not None:
+            att = item.current_attempt()
+            assert att is not None
+            att["reproduction"] = after
+            if after.get("accepted") is False:
+                self._fail_attempt(
+                    item,
+                    "still_flaky" if after["verdict"] == "still_flaky" else "unproven",
+                    after["words"],
+                    f"The stress runs of the test on your change: {after['words']}. "
+                    + _failed_run_tail(after),
+                )
+                return
+            words += f"; {after.get('words') or after.get('error')}"
         item.verified = {"base_sha": item.base_sha, "head_sha": item.head_sha, "slow": None}
-        self.d.items.transition(item, "reviewing", outcome.describe(), gate=outcome.commands)
+        self.d.items.transition(item, "reviewing", words[:500], gate=outcome.commands)
 
     def _gate(self, item: Item, level: str, commands: list[str]) -> GateOutcome | None:
         """Run a gate on base + candidate in the gate worktree; None when it failed."""
@@ -279,9 +296,12 @@ class FixSteps(StepBase):
             base_sha=item.base_sha,
             diff=prompts.quoted(diff[-60_000:]),
             evidence="\n".join(
-                f"- {lvl} gate: {'passed' if g['ok'] else 'failed'}: "
-                + ", ".join(f"`{c['command']}` exit {c['exit_code']}" for c in g["commands"])
-                for lvl, g in gates.items()
+                [
+                    f"- {lvl} gate: {'passed' if g['ok'] else 'failed'}: "
+                    + ", ".join(f"`{c['command']}` exit {c['exit_code']}" for c in g["commands"])
+                    for lvl, g in gates.items()
+                ]
+                + repro_lines(item, att)
             )
             or "- no gate commands configured",
         )
@@ -376,6 +396,30 @@ class FixSteps(StepBase):
                 )
                 return None
         return f"; the cited tests passed again: {', '.join(tests[:10])}"
+
+
+def repro_lines(item: Item, att: dict[str, Any]) -> list[str]:
+    """The stress-run figures, before and after, in words (for the reviewer and the PR)."""
+    lines = []
+    before = item.reproduction.get("before") or {}
+    after = att.get("reproduction") or {}
+    if before:
+        lines.append(f"- before the fix: {before.get('words') or before.get('error')}")
+    if after:
+        lines.append(f"- after the fix: {after.get('words') or after.get('error')}")
+    return lines
+
+
+def _failed_run_tail(figures: dict[str, Any]) -> str:
+    """The end of the first failed run's log, quoted, for the worker's next attempt."""
+    logs = figures.get("failed_logs") or []
+    if not logs:
+        return ""
+    try:
+        text = Path(logs[0]).read_text(encoding="utf-8", errors="replace")[-3000:]
+    except OSError:
+        return ""
+    return "The first failed run ended with:\n" + prompts.quoted(text)
 
 
 def _feedback_section(feedback: str) -> str:

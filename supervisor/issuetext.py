@@ -45,6 +45,9 @@ def render_block(item: Item, how_to_approve: str = "") -> str:
         lines.append(f"**Pull request:** #{item.pull}")
     if item.occurrences:
         lines.append(f"**Occurrences:** {len(item.occurrences)}")
+    before = item.reproduction.get("before") or {}
+    if before.get("words"):
+        lines.append(f"**Stress runs before a fix:** {before['words']}")
     lines.append("")
     lines.append(
         f"<sub>Maintained by the supervisor; text outside this block is left alone."

@@ -73,6 +73,7 @@ class Item:
     # that a watermark is saved in the same atomic write as what was done about the comment.
     conversation: dict[str, Any] = field(default_factory=dict)
     needs_person: str = ""  # why the supervisor stopped and waits for a person ("" = it does not)
+    reproduction: dict[str, Any] = field(default_factory=dict)  # {"before": figures} (flaky)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     occurrences: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)

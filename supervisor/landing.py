@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from supervisor import feedback, git, land
 from supervisor.conversation import ConversationSteps, agent_text
+from supervisor.fixing import repro_lines
 from supervisor.forge.base import Pull, marker
 from supervisor.forge.local import LocalForge
 from supervisor.ids import Sha
@@ -55,6 +56,9 @@ class LandSteps(ConversationSteps):
                 )
             if not g["commands"]:
                 lines.append(f"- {level} gate: no commands configured")
+        repro = repro_lines(item, att)
+        if repro:
+            lines += ["", "## The flaky test, stress-run", "", *repro]
         lines += [
             "",
             f"Base: `{item.base_sha}`, head: `{item.head_sha}` (proven on exactly "

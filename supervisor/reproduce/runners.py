@@ -87,6 +87,30 @@ def detect(path: Path) -> str:
     )
 
 
+def package_dir(root: Path, package: str) -> Path:
+    """The folder of a package named in a CI log: a path in the repository, or a Go import path
+    (matched against every go.mod's module line; the longest match wins, as Go resolves it)."""
+    if not package:
+        return root
+    if (root / package).is_dir():
+        return root / package
+    best: tuple[int, Path] | None = None
+    for mod in root.glob("**/go.mod"):
+        if "vendor" in mod.parts or "testdata" in mod.parts:
+            continue
+        m = re.search(r"^module\s+(\S+)", mod.read_text(errors="replace"), re.M)
+        if not m:
+            continue
+        module = m.group(1)
+        if package == module or package.startswith(module + "/"):
+            folder = mod.parent / package[len(module) :].lstrip("/")
+            if folder.is_dir() and (best is None or len(module) > best[0]):
+                best = (len(module), folder)
+    if best is None:
+        raise UserError(f"package {package} is not in the repository (no go.mod names it)")
+    return best[1]
+
+
 def go_pattern(test: str) -> str:
     """-run pattern for a test or a subtest: TestSuite/TestCase -> ^TestSuite$/^TestCase$."""
     return "/".join(f"^{re.escape(part)}$" for part in test.split("/"))
