@@ -4,6 +4,7 @@ which only the supervisor uses; the figures go to the item, the attempt, the pul
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from supervisor import reproduce
@@ -70,9 +71,9 @@ class ReproSteps(StepBase):
         stop = self.d.control.stop_event
         try:
             checkout = self.d.workspace.gate_checkout(base, head)
-            path = package_dir(checkout, str(item.source.get("package") or ""))
+            test, path = _locate(checkout, item)
             spec = reproduce.build_spec(
-                str(item.source["test"]),
+                test,
                 path,
                 r.runner,
                 r,
@@ -91,3 +92,12 @@ class ReproSteps(StepBase):
             raise StopRequested(f"stopped while stress-running {item.source['test']}")
         log.info("%s: %s the fix: %s", item.id, which, v.words)
         return reproduce.report(m, v) | v.to_json() | {"at": now_utc()}
+
+
+def _locate(checkout: Path, item: Item) -> tuple[str, Path]:
+    """The test's name for its runner and the folder to run it in: a pytest failure names its
+    file (the node id is file::test, run from the root), a Go failure its package."""
+    test, package = str(item.source["test"]), str(item.source.get("package") or "")
+    if package.endswith(".py") and "::" not in test:
+        return f"{package}::{test}", checkout
+    return test, package_dir(checkout, package)

@@ -114,13 +114,31 @@ def kill_tree(pid: int, grace_s: float = DEFAULT_GRACE_S) -> None:
     for p in procs:
         with contextlib.suppress(psutil.Error):
             p.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    alive = _wait_dead(procs, grace_s)
     procs = list({p.pid: p for p in [*alive, *_tree(pid)]}.values())
     _signal_group(pid, signal.SIGKILL)
     for p in procs:
         with contextlib.suppress(psutil.Error):
             p.kill()
-    psutil.wait_procs(procs, timeout=5)
+    _wait_dead(procs, 5)
+
+
+def _wait_dead(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process is gone or a zombie (dead, only not yet reaped by whoever is
+    its parent now); the ones still alive after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in procs if _living(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.02)
+
+
+def _living(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _tree(pid: int) -> list[psutil.Process]:

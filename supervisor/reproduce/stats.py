@@ -89,11 +89,11 @@ def runs_to_rule_out(rate: float, confidence: float = CONFIDENCE) -> int:
     return max(1, math.ceil(math.log(1.0 - confidence) / math.log1p(-rate)))
 
 
-def pct(x: float) -> str:
-    """A rate in words: 12%, 0.8%, 0%."""
+def pct(x: float, up: bool = False) -> str:
+    """A rate in words: 12%, 4.8%, 0.49%. up: rounded up, for a "below X" claim to stay true."""
     x *= 100
-    if x == 0 or x >= 10:
-        return f"{x:.0f}%"
-    if x >= 1:
-        return f"{x:.1f}".rstrip("0").rstrip(".") + "%"
-    return f"{x:.2f}".rstrip("0").rstrip(".") + "%"
+    digits = 0 if x == 0 or x >= 10 else 1 if x >= 1 else 2
+    scale = 10**digits
+    x = (math.ceil(x * scale - 1e-9) if up else round(x * scale)) / scale
+    text = f"{x:.{digits}f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"

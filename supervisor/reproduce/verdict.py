@@ -55,9 +55,9 @@ def before(m: Measurement) -> Verdict:
             f"reproduced: {k} of {n} runs failed ({pct(k / n)}, 95% CI {pct(low)}-{pct(high)})"
             + cut,
         )
+    bound = pct(rules_out(n), up=True)
     return Verdict(
-        "not_reproduced",
-        f"not reproduced in {n} runs: rate below {pct(rules_out(n))} with 95% confidence{cut}",
+        "not_reproduced", f"not reproduced in {n} runs: rate below {bound} with 95% confidence{cut}"
     )
 
 
@@ -108,8 +108,8 @@ def after(before_figures: dict[str, Any] | None, m: Measurement) -> Verdict:
     return Verdict(
         "inconclusive",
         f"inconclusive: 0 of {n} runs failed after the fix, which rules out only rates above "
-        f"{pct(rules_out(n)) if n else '0%'}; {runs} passing runs were needed to show it is "
-        f"below {pct(target)} (half of the {was} before)",
+        f"{pct(rules_out(n), up=True) if n else '100%'}; {runs} passing runs were needed to "
+        f"show it is below {pct(target)} (half of the {was} before)",
         accepted=False,
         planned=runs,
     )
