@@ -14,6 +14,7 @@ from supervisor import reproduce
 from supervisor.config import Reproduce, load_config, parse_duration
 from supervisor.home import Home
 from supervisor.reproduce.stress import Measurement
+from supervisor.stopwatch import StopWatcher
 
 
 def _duration(value: str | None) -> float | None:
@@ -98,10 +99,16 @@ def reproduce_cmd(
         work = home.runs_dir / "reproduce" / f"{_safe(test)}-{stamp}"
     else:
         work = Path(tempfile.mkdtemp(prefix="supervisor-reproduce-"))
-    spec = reproduce.build_spec(test, path.resolve(), runner, r, work / "build")
+    watcher = StopWatcher(home.stop_file) if home.config_file.exists() else None
+    if watcher is not None:  # in a home, state/STOP ends it too, as it ends the chain
+        watcher.start()
     total = runs or r.runs
     progress = _Progress(total, sys.stderr.isatty(), as_json)
     try:
+        stop = watcher.event if watcher is not None else None
+        spec = reproduce.build_spec(
+            test, path.resolve(), runner, r, work / "build", stop_event=stop
+        )
         m, v = reproduce.measure_before(
             spec,
             r,
@@ -109,10 +116,13 @@ def reproduce_cmd(
             runs=runs,
             budget=_duration(budget),
             parallel=parallel,
+            stop_event=stop,
             progress=progress,
         )
     finally:
         progress.end()
+        if watcher is not None:
+            watcher.close()
     doc = reproduce.report(m, v)
     if as_json:
         click.echo(json.dumps(doc, indent=2))

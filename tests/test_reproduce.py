@@ -371,3 +371,18 @@ def test_a_fix_that_only_halves_the_failures_is_not_accepted(
     assert __import__("conftest").git(target, "rev-parse", "main") == main
     prompt = home / "state/runs" / f"issue-{item['issue']}" / "attempt-2" / "prompt.md"
     assert "The stress runs of the test on your change: still flaky" in prompt.read_text()
+
+
+def test_state_stop_ends_supervisor_reproduce_in_a_home(tmp_path: Path) -> None:
+    from conftest import init_home, make_target
+
+    home = init_home(tmp_path / "h", make_target(tmp_path / "t", []))
+    (home / "supervisor.yaml").write_text(
+        (home / "supervisor.yaml").read_text().replace("command: ''", "command: 'sleep 300'")
+    )
+    threading.Timer(1.0, (home / "state" / "STOP").touch).start()
+    start = time.monotonic()
+    r = run_cli(home, "reproduce", "TestX", "--path", str(tmp_path), "--runner", "command")
+    assert r.exit_code == 0, r.output
+    assert time.monotonic() - start < 1.0 + 2.0
+    assert "TestX: no run finished (stopped)" in r.stdout
