@@ -123,14 +123,16 @@ class LandSteps(ConversationSteps):
         self.d.forge.close_issue(item.issue, "merged")
         att.update(status="succeeded", ended_at=now_utc())
         write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pull.url)
+        # Cleaned up before the state says merged: after a crash in between, follow() sees the
+        # merged pull request again and repeats these (each is a no-op the second time).
+        self.d.forge.delete_branch(item.branch)
+        self.d.workspace.remove_issue_worktree(item.issue)
         self.d.items.transition(
             item,
             "merged",
             f"pull request #{pull.number} was merged"
             + (f" as {pull.merged_sha[:12]}" if pull.merged_sha else ""),
         )
-        self.d.forge.delete_branch(item.branch)
-        self.d.workspace.remove_issue_worktree(item.issue)
 
     def _feedback_round(self, item: Item, fb: feedback.Feedback) -> None:
         """Changes requested or checks red: the next attempt addresses it, up to the cap."""
@@ -227,8 +229,8 @@ class LandSteps(ConversationSteps):
         assert att is not None
         att.update(status="succeeded", ended_at=now_utc())
         write_result(self.d.home, item, base, pr_url=self.d.forge.get_pull(item.pull).url)
+        self.d.workspace.remove_issue_worktree(item.issue)  # before the state, as above
         self.d.items.transition(item, "merged", f"fast-forwarded {base} to {item.head_sha[:12]}")
-        self.d.workspace.remove_issue_worktree(item.issue)
         # The next item starts from the base that now includes this change, not a stale one.
         self.d.workspace.ensure_mirror(fetch=True)
 
