@@ -24,6 +24,7 @@ from supervisor.items import STATES, Item
 from supervisor.process import ProcessState
 from supervisor.redact import redact
 from supervisor.reproduce_cli import reproduce_cmd
+from supervisor.stats_cli import stats_cmd
 from supervisor.store import write_text_atomic
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -376,6 +377,7 @@ def cleanup(ctx: click.Context, dry_run: bool) -> None:
 
 cli.add_command(forge)
 cli.add_command(reproduce_cmd)
+cli.add_command(stats_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

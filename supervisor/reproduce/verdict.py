@@ -101,7 +101,7 @@ def after(before_figures: dict[str, Any] | None, m: Measurement) -> Verdict:
         return Verdict(
             "fixed",
             f"fixed: 0 of {n} runs failed after the fix, so its failure rate is below "
-            f"{pct(target)} (half of the {was} before) with 95% confidence",
+            f"{pct(target, up=True)} (half of the {was} before) with 95% confidence",
             accepted=True,
             planned=runs,
         )
