@@ -10,7 +10,6 @@ from pathlib import Path
 
 from supervisor import cursors
 from supervisor.agents import RunControl, build_agent
-from supervisor.chain import Deps
 from supervisor.config import AgentSpec, Config, load_config
 from supervisor.cursors import CursorEtags
 from supervisor.errors import UserError
@@ -22,6 +21,7 @@ from supervisor.github.forge import GitHubForge
 from supervisor.home import Home
 from supervisor.items import EventLog, ItemStore
 from supervisor.redact import redact
+from supervisor.steps import Deps
 from supervisor.workspace import Remote, Workspace
 
 

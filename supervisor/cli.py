@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
-from supervisor import __version__, app, doctor, dryrun, git, logview, runner, status
-from supervisor.cleanup import cleanup as do_cleanup
+# The heavy modules (the chain, the GitHub client) are imported by the commands that use them,
+# so that a quick command (stats, status, items, --version) starts fast.
+from supervisor import __version__
 from supervisor.config import AGENT_NAMES
 from supervisor.config_render import render_default
 from supervisor.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USER, UserError
@@ -90,6 +91,8 @@ def init(
     force: bool,
 ) -> None:
     """Write a commented supervisor.yaml (every default shown) for a target."""
+    from supervisor import app, git
+
     home = _home(ctx)
     if home.config_file.exists() and not force:
         raise UserError(f"{home.config_file} exists already; pass --force to overwrite it")
@@ -130,6 +133,8 @@ def _agent_spec(value: str) -> Any:
 @click.pass_context
 def doctor_cmd(ctx: click.Context) -> int:
     """Check git, the config, the target, the agent commands and free disk."""
+    from supervisor import doctor
+
     checks = doctor.run_checks(_home(ctx))
     click.echo(doctor.render(checks))
     failed = [c for c in checks if not c.ok]
@@ -163,6 +168,8 @@ def start(
 
     Without --once or --until-idle it runs a chain every schedule.every until state/STOP appears.
     """
+    from supervisor import app, dryrun, runner
+
     home = _home(ctx)
     cfg = app.load(home)
     if dry_run:
@@ -186,6 +193,8 @@ def start(
 @click.pass_context
 def scan(ctx: click.Context, dry_run: bool) -> int:
     """Discovery and triage only: file or update forge issues; no agent runs."""
+    from supervisor import app, dryrun, runner
+
     home = _home(ctx)
     cfg = app.load(home)
     if dry_run:
@@ -262,6 +271,8 @@ def stop(ctx: click.Context, wait: bool, timeout: float | None) -> int:
 @click.pass_context
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Whether it runs (pid checked), its phase and item, the counts per state."""
+    from supervisor import status
+
     s = status.collect(_home(ctx))
     click.echo(json.dumps(s, indent=2, sort_keys=True) if as_json else status.render(s))
 
@@ -278,6 +289,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def items(ctx: click.Context, states: tuple[str, ...], as_json: bool) -> None:
     """List the items."""
+    from supervisor import app
+
     found = [i for i in app.item_store(_home(ctx)).all() if not states or i.state in states]
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in found], indent=2, sort_keys=True))
@@ -298,6 +311,8 @@ def items(ctx: click.Context, states: tuple[str, ...], as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, item_id: str, as_json: bool) -> None:
     """Show one item: its state, attempts and history."""
+    from supervisor import app
+
     item = app.item_store(_home(ctx)).get(item_id)
     if item is None:
         raise UserError(f"no item {item_id!r}: `supervisor items` lists them")
@@ -357,6 +372,8 @@ def _story(item: Item) -> str:
 @click.pass_context
 def logs(ctx: click.Context, item_id: str | None, follow: bool, lines: int) -> None:
     """Print the supervisor log, or ITEM's latest agent output."""
+    from supervisor import logview
+
     path = logview.log_path(_home(ctx), item_id)
     logview.show(path, lines, follow, click.echo)
 
@@ -366,6 +383,9 @@ def logs(ctx: click.Context, item_id: str | None, follow: bool, lines: int) -> N
 @click.pass_context
 def cleanup(ctx: click.Context, dry_run: bool) -> None:
     """Remove the worktrees and branches of finished items."""
+    from supervisor import app
+    from supervisor.cleanup import cleanup as do_cleanup
+
     home = _home(ctx)
     removed = do_cleanup(home, app.load(home), dry_run)
     verb = "would remove" if dry_run else "removed"

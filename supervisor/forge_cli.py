@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from supervisor import app
+from supervisor.config import load_config
 from supervisor.errors import UserError
 from supervisor.forge.local import AUTHOR, LocalForge, machine_user
 from supervisor.home import Home
@@ -22,7 +22,7 @@ def _forge(ctx: click.Context) -> LocalForge:
     """The home's local forge; a home on GitHub has none."""
     home = ctx.find_object(Home)
     assert home is not None
-    cfg = app.load(home)
+    cfg = load_config(home.config_file)
     if cfg.forge != "local":
         raise UserError(
             f"`supervisor forge` works on the local forge only, and {home.config_file} says "

@@ -189,11 +189,11 @@ class ItemStore:
         doc = store.read_json(self.path(item_id), "item")
         return None if doc is None else self._parse(self.path(item_id), doc)
 
-    def _parse(self, path: Path, doc: dict[str, Any]) -> Item:
+    def _parse(self, path: Path | str, doc: dict[str, Any]) -> Item:
         try:
             return Item.from_dict(doc)
         except (TypeError, ValueError) as e:
-            aside = store.quarantine(path)
+            aside = store.quarantine(Path(path))
             raise StateCorrupt(
                 f"item file {path} is not a valid item ({e}); moved aside to {aside.name}"
             ) from e
@@ -203,14 +203,21 @@ class ItemStore:
         items = []
         if not self.folder.exists():
             return []
-        for path in sorted(self.folder.glob("*.json")):
+        # os.scandir and plain names: with thousands of items, pathlib's per-file cost shows.
+        names = sorted(e.name for e in os.scandir(self.folder) if e.name.endswith(".json"))
+        folder = str(self.folder)
+        for name in names:
+            full = os.path.join(folder, name)  # a Path only when something is wrong
             try:
-                doc = store.read_json(path, "item")
-                if doc is not None:
-                    items.append(self._parse(path, doc))
+                with open(full, "rb") as f:
+                    raw = f.read()
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            try:
+                items.append(self._parse(full, store.parse_json(full, raw, "item")))
             except StateCorrupt as e:
                 log.error("%s", e)
-                self.events.append({"event": "state_corrupt", "file": str(path), "error": str(e)})
+                self.events.append({"event": "state_corrupt", "file": full, "error": str(e)})
         items.sort(key=lambda i: (i.created_at, i.seq, i.id))
         return items
 
@@ -253,3 +260,8 @@ class ItemStore:
                 **{k: v for k, v in entry.items() if k != "time"},
             }
         )
+
+
+def store_of(items_dir: Path, events_file: Path) -> ItemStore:
+    """The item store of a home (app.item_store without importing the whole app)."""
+    return ItemStore(items_dir, EventLog(events_file))

@@ -6,15 +6,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from supervisor.app import item_store
 from supervisor.errors import UserError
 from supervisor.home import Home
+from supervisor.items import store_of
 
 
 def log_path(home: Home, item_id: str | None) -> Path:
     if item_id is None:
         return home.log_file
-    item = item_store(home).get(item_id)
+    item = store_of(home.items_dir, home.events_file).get(item_id)
     if item is None:
         raise UserError(f"no item {item_id!r}: `supervisor items` lists them")
     att = item.current_attempt()

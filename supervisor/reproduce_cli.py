@@ -7,14 +7,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from supervisor import reproduce
 from supervisor.config import Reproduce, load_config, parse_duration
 from supervisor.home import Home
-from supervisor.reproduce.stress import Measurement
-from supervisor.stopwatch import StopWatcher
+
+if TYPE_CHECKING:
+    from supervisor.reproduce.stress import Measurement
 
 
 def _duration(value: str | None) -> float | None:
@@ -88,6 +89,9 @@ def reproduce_cmd(
     reproduce.command template takes as {test}. The settings come from supervisor.yaml
     (section reproduce) when the home has one. The log of every failed run is kept.
     """
+    from supervisor import reproduce  # the stress runner, only for this command
+    from supervisor.stopwatch import StopWatcher
+
     home = ctx.find_object(Home)
     assert home is not None
     r = load_config(home.config_file).reproduce if home.config_file.exists() else Reproduce()

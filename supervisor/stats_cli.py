@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -60,8 +61,8 @@ def stats_cmd(
     target = (out or home.logs / "report.html") if as_html else None
     issue_url, pull_url = report.links(home, cfg, target)
     figures = report.collect(items, per, issue_url, pull_url, only=item_id)
-    if as_json:
-        click.echo(json.dumps(figures, indent=2))
+    if as_json:  # indented for a person at a terminal; compact (and fast) for a program
+        click.echo(json.dumps(figures, indent=2 if sys.stdout.isatty() else None))
     elif target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(target, html.render(figures))

@@ -78,6 +78,11 @@ def read_json(path: Path, kind: str = "") -> JsonDict | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    return parse_json(path, raw, kind)
+
+
+def parse_json(path: Path | str, raw: bytes, kind: str = "") -> JsonDict:
+    """read_json's checks on bytes already read (see there)."""
     try:
         doc = json.loads(raw.decode("utf-8"))
         if not isinstance(doc, dict):
@@ -86,7 +91,7 @@ def read_json(path: Path, kind: str = "") -> JsonDict | None:
         if not isinstance(version, int) or version < 1:
             raise ValueError("missing or invalid schema_version")
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        aside = quarantine(path)
+        aside = quarantine(Path(path))
         raise StateCorrupt(
             f"state file {path} could not be read ({e}); it was moved aside to {aside.name}. "
             "Inspect it, then restore a repaired copy or leave it: "

@@ -7,12 +7,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from supervisor import app
-from supervisor.config import Config, parse_duration
+from supervisor.config import Config, load_config, parse_duration
 from supervisor.errors import UserError
-from supervisor.github.auth import parse_target
 from supervisor.home import Home
-from supervisor.items import Item, now_utc
+from supervisor.items import Item, now_utc, store_of
 from supervisor.process import ProcessState
 from supervisor.report.collect import Period, collect
 
@@ -50,6 +48,8 @@ def links(home: Home, cfg: Config | None, out: Path | None = None) -> tuple[str,
     """URL templates ({n}) for issues and pull requests: GitHub's pages, or the local forge's
     files (relative to the report when it is written to a file)."""
     if cfg is not None and cfg.forge == "github":
+        from supervisor.github.auth import parse_target
+
         owner, repo = parse_target(cfg.target)
         api = cfg.github.api_url.rstrip("/")
         web = (
@@ -68,6 +68,6 @@ def _relpath(path: Path, start: Path) -> str:
 
 
 def load(home: Home) -> tuple[Config | None, list[Item]]:
-    cfg = app.load(home) if home.config_file.exists() else None
-    items = app.item_store(home).all() if home.items_dir.exists() else []
+    cfg = load_config(home.config_file) if home.config_file.exists() else None
+    items = store_of(home.items_dir, home.events_file).all() if home.items_dir.exists() else []
     return cfg, items

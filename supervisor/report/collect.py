@@ -7,6 +7,7 @@ counts are transitions that happened in the period.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ OUTCOMES = {
     "closed_wontfix": "closed_wontfix",
     "ignored": "ignored",
 }
+COUNTED = {state: name for name, state in OUTCOMES.items()}
 STEPS = ("analyzed", "awaiting_approval", "fixing", "verifying", "reviewing", "publishing")
 
 
@@ -41,15 +43,17 @@ class Period:
         return bool(t) and self.since <= t <= self.until
 
 
-def _seconds(a: str, b: str) -> float:
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
+@functools.lru_cache(maxsize=1 << 16)
+def epoch(t: str) -> float:
+    """Seconds since the epoch of an ISO UTC time (0 when it is not one)."""
     try:
-        return max(
-            0.0,
-            (datetime.strptime(b, fmt) - datetime.strptime(a, fmt)).total_seconds(),
-        )
+        return datetime.fromisoformat(t).timestamp()
     except ValueError:
         return 0.0
+
+
+def _seconds(a: str, b: str) -> float:
+    return max(0.0, epoch(b) - epoch(a)) if epoch(a) and epoch(b) else 0.0
 
 
 def link(item: Item, issue_url: str, pull_url: str) -> dict[str, str]:
@@ -93,9 +97,9 @@ def collect(
             if not period.holds(t):
                 continue
             touched = True
-            for name, state in OUTCOMES.items():
-                if h.get("to") == state and (state != "new" or h.get("from") is None):
-                    outcomes[name] += 1
+            name = COUNTED.get(str(h.get("to")))
+            if name is not None and (name != "found" or h.get("from") is None):
+                outcomes[name] += 1
             if h.get("to") == "failed":
                 failed.append({"item": item.id, "title": item.title, "why": h.get("reason", "")})
         for a in item.attempts:

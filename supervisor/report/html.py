@@ -4,10 +4,10 @@ after, cost per night, and links to the issues and pull requests."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 from typing import Any
 
+from supervisor.report.collect import epoch
 from supervisor.report.text import _duration
 
 COLOURS = {
@@ -51,13 +51,6 @@ SCRIPT = """
     String(document.querySelectorAll('svg.chart').length));
 })();
 """
-
-
-def _ts(t: str) -> float:
-    try:
-        return datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").timestamp()
-    except ValueError:
-        return 0.0
 
 
 def _a(text: str, href: str | None) -> str:
@@ -158,8 +151,8 @@ def _timeline(s: dict[str, Any]) -> str:
     if not rows:
         return "<p class=muted>Nothing happened in this period.</p>"
     first = [sp["from"] for r in rows for sp in r["spans"]] or [s["period"]["until"]]
-    start = _ts(s["period"]["since"] or min(first))
-    end = _ts(s["period"]["until"])
+    start = epoch(s["period"]["since"] or min(first))
+    end = epoch(s["period"]["until"])
     span = max(1.0, end - start)
     left, width, h = 260, 640, 16
     used = sorted({sp["state"] for r in rows for sp in r["spans"]})
@@ -180,8 +173,8 @@ def _timeline(s: dict[str, Any]) -> str:
         name = f'<a href="{escape(href)}">{escape(label)}</a>' if href else escape(label)
         out.append(f'<g class=row data-text="{text}"><text x="0" y="{y + 11}">{name}</text>')
         for sp in r["spans"]:
-            x0 = left + width * max(0.0, _ts(sp["from"]) - start) / span
-            x1 = left + width * min(span, _ts(sp["to"]) - start) / span
+            x0 = left + width * max(0.0, epoch(sp["from"]) - start) / span
+            x1 = left + width * min(span, epoch(sp["to"]) - start) / span
             out.append(
                 f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(1.0, x1 - x0):.1f}" height="{h - 4}" '
                 f'fill="{COLOURS.get(sp["state"], "#999")}"><title>{escape(str(sp["state"]))} '
