@@ -245,6 +245,21 @@ class Chain(LandSteps):
             report.merged.append(item.id)
         elif item.state == "failed":
             report.failed.append(item.id)
+        self._tell_a_person(item)
+
+    def _tell_a_person(self, item: Item) -> None:
+        """Notify, once per item, when it stopped and waits for a person."""
+        if self.d.notify is None or item.conversation.get("notified"):
+            return
+        if item.state != "failed" and not item.needs_person:
+            return
+        why = item.needs_person or str(item.history[-1].get("reason", ""))
+        where = f" (issue #{item.issue})" if item.issue is not None else ""
+        # Sent, then recorded: a crash in between repeats a private message to the owner,
+        # which is better than losing the one that says someone is needed.
+        self.d.notify(f"supervisor: {item.title[:80]} needs a person", f"{why[:500]}{where}", None)
+        item.conversation["notified"] = now_utc()
+        self.d.items.save(item)
 
     def _steps(self, item: Item, only: tuple[str, ...] | None) -> None:
         steps: dict[str, Callable[[Item], None]] = {

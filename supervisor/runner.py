@@ -32,6 +32,9 @@ from supervisor.errors import (
     UserError,
 )
 from supervisor.home import Home
+from supervisor.items import now_utc
+from supervisor.morning import end_of_night
+from supervisor.notify import Notifier
 from supervisor.process import ProcessState
 from supervisor.stopwatch import StopWatcher
 from supervisor.workspace import Workspace
@@ -97,6 +100,10 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
         )
         deps.set_phase = lambda phase, item: proc.update(phase=phase, item=item, child=None)
         proc.begin({"once": opts.once, "until_idle": opts.until_idle, "max_items": opts.max_items})
+        started = now_utc()
+        notifier = Notifier(cfg.notify)
+        if notifier.channels():
+            deps.notify = notifier.send
         watcher.start()
         previous = _install_signal_handlers(watcher)
         stop_beating = threading.Event()
@@ -112,6 +119,7 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
             heart.join(timeout=5)
             proc.end(reason)
             log.info("supervisor exited: %s", reason)
+            end_of_night(home, cfg, started, reason)
 
 
 def _loop(

@@ -38,6 +38,8 @@ class Deps:
     control: RunControl
     set_phase: Callable[[str, str | None], None] = lambda phase, item: None
     analyst: Agent | None = None  # writes the analysis and the replies; None: neither is written
+    # title, text, link -> what failed; set when a notification channel is configured
+    notify: Callable[[str, str, str | None], list[str]] | None = None
 
 
 class StepBase:

@@ -139,3 +139,32 @@ def test_ten_thousand_items_stay_fast_and_readable(tmp_path: Path) -> None:
     )
     assert doc["items"]["active"] == 10_000 and len(doc["needs_person"]) == 1667
     assert doc["agents"][0]["runs"] == 10_000
+    from browser import chromium, render
+
+    if chromium() is not None:  # and the page stays quick to open
+        r = render(home / "logs" / "report.html", tmp_path / "big.png", evaluate=["1"])
+        assert r.console_errors == [] and r.seconds < 20, (r.console_errors, r.seconds)
+
+
+def test_the_report_renders_in_headless_chromium(ran: Path, tmp_path: Path) -> None:
+    from browser import chromium, read_png, render
+
+    if chromium() is None:
+        pytest.skip("Chromium is not installed (Debian's chromium; .ci/run installs it)")
+    assert run_cli(ran, "stats", "--html").exit_code == 0
+    shot = tmp_path / "report.png"
+    r = render(
+        ran / "logs" / "report.html",
+        shot,
+        full_page=True,
+        evaluate=[
+            "document.querySelectorAll('svg.chart').length",
+            "document.body.getAttribute('data-rendered')",
+            "document.querySelectorAll('#timeline rect').length",
+        ],
+    )
+    assert r.console_errors == []
+    charts, rendered, spans = r.values
+    assert charts >= 3 and rendered == str(charts) and spans >= 2
+    width, height, _, rows = read_png(shot)
+    assert width == 1280 and height > 900 and len({bytes(row) for row in rows}) > 50
