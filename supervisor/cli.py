@@ -21,7 +21,7 @@ from supervisor.config_render import render_default
 from supervisor.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USER, UserError
 from supervisor.forge_cli import forge
 from supervisor.home import Home
-from supervisor.items import STATES, Item
+from supervisor.items import STATES
 from supervisor.process import ProcessState
 from supervisor.redact import redact
 from supervisor.reproduce_cli import reproduce_cmd
@@ -310,52 +310,23 @@ def items(ctx: click.Context, states: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the item as JSON.")
 @click.pass_context
 def show(ctx: click.Context, item_id: str, as_json: bool) -> None:
-    """Show one item: its state, attempts and history."""
-    from supervisor import app
+    """Show one item's whole story.
 
-    item = app.item_store(_home(ctx)).get(item_id)
+    Where it was found, its occurrences and classification, the stress runs, the conversation,
+    every attempt (agent, gates, review, its failure) and its history.
+    """
+    from supervisor import app, report
+    from supervisor.story import story
+
+    home = _home(ctx)
+    item = app.item_store(home).get(item_id)
     if item is None:
         raise UserError(f"no item {item_id!r}: `supervisor items` lists them")
-    click.echo(json.dumps(item.to_dict(), indent=2, sort_keys=True) if as_json else _story(item))
-
-
-def _story(item: Item) -> str:
-    lines = [f"{item.id}  [{item.kind}]  {item.state}", f"title: {item.title}"]
-    if item.needs_person:
-        lines.append(f"needs a person: {item.needs_person}")
-    if item.issue is not None:
-        lines.append(
-            f"issue: #{item.issue}" + (f"  pull request: #{item.pull}" if item.pull else "")
-        )
-    if item.head_sha:
-        lines.append(f"candidate: {item.head_sha[:12]} on base {str(item.base_sha)[:12]}")
-    conv = item.conversation
-    if conv.get("analysis", {}).get("comment_id"):
-        lines.append(f"analysis: comment {conv['analysis']['comment_id']} on the issue")
-    if conv.get("approval"):
-        a = conv["approval"]
-        lines.append(f"approved by: @{a['by']} ({a['standing']}) with {a['how']}")
-    if conv.get("replies"):
-        lines.append(f"replies: {len(conv['replies'])}")
-    if conv.get("rounds"):
-        lines.append(f"review rounds: {conv['rounds']}")
-    for a in item.attempts:
-        why = (
-            f": {a.get('failure_reason')}: {a.get('detail', '')}" if a.get("failure_reason") else ""
-        )
-        lines.append(f"attempt {a['n']}: {a.get('status')}{why}")
-    totals = item.agent_totals()
-    if totals["runs"]:
-        t = totals["tokens"]
-        cost = f", ${totals['cost_usd']:.4f}" if totals["cost_usd"] is not None else ""
-        lines.append(
-            f"agents: {totals['runs']} run(s), tokens in {t['input']} (cached {t['cached_input']})"
-            f", out {t['output']}{cost}"
-        )
-    lines.append("history:")
-    for h in item.history:
-        lines.append(f"  {h['time']}  {h['from'] or '-'} -> {h['to']}  {h['reason']}")
-    return "\n".join(lines)
+    if as_json:
+        click.echo(json.dumps(item.to_dict(), indent=2, sort_keys=True))
+        return
+    cfg = app.load(home) if home.config_file.exists() else None
+    click.echo(story(item, *report.links(home, cfg)))
 
 
 @cli.command()

@@ -436,13 +436,20 @@ def test_show_prints_the_story_and_json(ran: Path) -> None:
     lines = r.stdout.splitlines()
     assert lines[0] == f"{item['id']}  [{item['kind']}]  merged"
     assert lines[1] == "title: Create done/one.txt"
-    assert lines[2] == f"issue: #{item['issue']}  pull request: #{item['pull']}"
-    assert lines[3] == f"candidate: {item['head_sha'][:12]} on base {item['base_sha'][:12]}"
-    assert lines[4] == "attempt 1: succeeded"
-    # a command agent reports no tokens or cost: the totals say so rather than guess
-    assert lines[5] == "agents: 1 run(s), tokens in 0 (cached 0), out 0"
-    assert lines[6] == "history:"
-    transitions = [re.sub(r"^  \S+  ", "", line).split("  ")[0] for line in lines[7:]]
+    forge = ran / "state" / "forge"
+    assert lines[2] == f"issue: #{item['issue']}  {forge}/issues/{item['issue']}.json"
+    assert lines[3] == f"pull request: #{item['pull']}  {forge}/pulls/{item['pull']}.json"
+    assert lines[4] == f"candidate: {item['head_sha'][:12]} on base {item['base_sha'][:12]}"
+    assert lines[5] == "found in: tasks.md"
+    assert lines[6] == "attempt 1: succeeded"
+    # a command agent reports no tokens or cost: none are shown rather than guessed
+    assert lines[7] == "  worker: command"
+    assert lines[8] == "  fast gate: passed: `sh check.sh` exit 0"
+    assert lines[9] == "  slow gate: passed"  # no slow gate configured
+    assert lines[10] == "  review: approve: gates only (agents.reviewer: none)"
+    assert lines[11] == "agents in all: 1 run(s)"
+    start = lines.index("history:")
+    transitions = [re.sub(r"^  \S+  ", "", line).split("  ")[0] for line in lines[start + 1 :]]
     assert transitions == [
         "- -> new",
         "new -> triaged",

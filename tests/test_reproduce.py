@@ -354,6 +354,13 @@ def test_the_chain_proves_a_fix_with_numbers_before_and_after(
     assert "**Stress runs before a fix:** reproduced: " in issue["body"]
     verified = next(h for h in item["history"] if h["to"] == "reviewing")
     assert "fixed: 0 of" in verified["reason"]
+    shown = run_cli(home, "show", item["id"]).stdout  # the whole story
+    assert (
+        "found in CI: test_wait_for_leader in test_leader.py (assertion), classified flaky" in shown
+    )
+    assert "\n  because " in shown and "occurrences: 1 (first " in shown
+    assert f"stress runs before a fix: {before['words']}" in shown
+    assert "  stress runs after the fix: fixed: 0 of" in shown
 
 
 def test_a_fix_that_only_halves_the_failures_is_not_accepted(
