@@ -371,6 +371,29 @@ cli.add_command(reproduce_cmd)
 cli.add_command(stats_cmd)
 
 
+@cli.command()
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="supervisor-demo",
+    show_default=True,
+    help="A new folder for the sample project, its CI logs and the supervisor's home.",
+)
+def demo(folder: Path) -> int:
+    """A first night to watch: no GitHub, no agent account needed.
+
+    Makes a sample project with a genuinely flaky test and a task, produces real CI logs by
+    running its tests, and runs the chain on the local forge: scan, triage, stress runs with
+    real failure rates, then the analysis and the fixes with the agent CLI installed and logged
+    in (codex or claude). Without one, it stops before those steps and says what to install.
+    The report is written to the home's logs/report.html.
+    """
+    from supervisor import demo as sample
+
+    return sample.run(folder, click.echo)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps errors to the documented exit codes."""
     try:

@@ -14,7 +14,7 @@ from supervisor.items import Item, now_utc, store_of
 from supervisor.process import ProcessState
 from supervisor.report.collect import Period, collect
 
-__all__ = ["Period", "collect", "links", "load", "period"]
+__all__ = ["Period", "collect", "links", "load", "now_utc", "period"]
 
 
 def parse_time(value: str, now: datetime) -> str:
