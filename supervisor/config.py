@@ -318,7 +318,6 @@ class Config:
 # Keys that are validated and documented but not yet acted on by this version.
 NOT_YET_USED = (
     "hooks",
-    "notify",
     "schedule.scan_every",
 )
 

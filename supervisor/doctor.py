@@ -47,6 +47,7 @@ def run_checks(home: Home) -> list[Check]:
     if cfg is not None:
         checks += _target(home, cfg)
         checks += _agents(cfg)
+        checks += _notify(cfg)
         unused = _unused_keys(cfg)
         if unused:
             checks.append(
@@ -133,6 +134,37 @@ def _target(home: Home, cfg: Config) -> list[Check]:
     if git.try_rev_parse(path, f"refs/heads/{branch}") is None:
         return [Check("target", False, f"{path} has no branch {branch}", "set base_branch")]
     return [Check("target", True, f"{path} (base branch {branch})")]
+
+
+def _notify(cfg: Config) -> list[Check]:
+    """The notification channels configured, and whether each can be used."""
+    from supervisor.notify import Notifier
+
+    n = cfg.notify
+    wanted = [
+        name
+        for name, on in (
+            ("desktop", n.desktop),
+            ("slack", bool(n.slack_webhook_env)),
+            ("discord", bool(n.discord_webhook_env)),
+        )
+        if on
+    ]
+    if not wanted:
+        return []
+    usable = Notifier(n).channels()
+    missing = [w for w in wanted if w not in usable]
+    if missing:
+        return [
+            Check(
+                "notify",
+                False,
+                f"configured but not usable: {', '.join(missing)}",
+                "install notify-send (desktop), or set the webhook URL in the environment "
+                "variable that notify.*_webhook_env names",
+            )
+        ]
+    return [Check("notify", True, ", ".join(usable))]
 
 
 def _agents(cfg: Config) -> list[Check]:

@@ -4,6 +4,7 @@ after, cost per night, and links to the issues and pull requests."""
 
 from __future__ import annotations
 
+import time
 from html import escape
 from typing import Any
 
@@ -151,7 +152,7 @@ def _timeline(s: dict[str, Any]) -> str:
     if not rows:
         return "<p class=muted>Nothing happened in this period.</p>"
     first = [sp["from"] for r in rows for sp in r["spans"]] or [s["period"]["until"]]
-    start = epoch(s["period"]["since"] or min(first))
+    start = max(epoch(s["period"]["since"]), epoch(min(first)))  # from the first thing seen
     end = epoch(s["period"]["until"])
     span = max(1.0, end - start)
     left, width, h = 260, 640, 16
@@ -182,11 +183,20 @@ def _timeline(s: dict[str, Any]) -> str:
             )
         out.append("</g>")
     out.append("</svg>")
+    out.append(
+        f'<div class=muted style="margin-left:{left}px;width:{width}px;display:flex;'
+        f'justify-content:space-between"><span>{escape(_when(start))}</span>'
+        f"<span>{escape(_when(end))}</span></div>"
+    )
     if s["items"]["active"] > len(rows):
         out.append(
             f"<p class=muted>The {len(rows)} most recent of {s['items']['active']} items.</p>"
         )
     return "".join(out)
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
 
 
 def _flaky(s: dict[str, Any]) -> str:
@@ -196,7 +206,7 @@ def _flaky(s: dict[str, Any]) -> str:
     h, left, width = 34, 260, 480
     highs = [(f[w] or {}).get("ci95", [0, 0])[1] for f in rows for w in ("before", "after")]
     top = max(highs) or 1.0
-    out = [f'<svg class=chart id=flaky width="{left + width + 80}" height="{h * len(rows) + 24}">']
+    out = [f'<svg class=chart id=flaky width="{left + width + 200}" height="{h * len(rows) + 24}">']
     for i, f in enumerate(rows):
         y = i * h + 4
         out.append(f'<text x="0" y="{y + 14}">{escape(str(f["test"])[:40])}</text>')
