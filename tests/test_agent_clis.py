@@ -64,7 +64,7 @@ def test_codex_worker_end_to_end_with_its_exact_command_line(tmp_path: Path, cli
     result = json.loads((home / "state" / "results" / f"issue-{item['issue']}.json").read_text())
     assert result["agent"]["session_id"] == agent["session_id"]
     shown = run_cli(home, "show", item["id"]).stdout
-    assert f"agents: 1 run(s), tokens in {agent['tokens']['input']}" in shown
+    assert f"agents in all: 1 run(s), tokens in {agent['tokens']['input']}" in shown
 
 
 def test_a_retry_resumes_the_codex_session(tmp_path: Path, clis: Path) -> None:

@@ -168,3 +168,13 @@ def test_the_report_renders_in_headless_chromium(ran: Path, tmp_path: Path) -> N
     assert charts >= 3 and rendered == str(charts) and spans >= 2
     width, height, _, rows = read_png(shot)
     assert width == 1280 and height > 900 and len({bytes(row) for row in rows}) > 50
+
+
+def test_a_report_of_everything_before_any_start(tmp_path: Path) -> None:
+    """No start recorded: the period is everything, and the page still renders."""
+    home = init_home(tmp_path / "h", make_target(tmp_path / "t", []))
+    write_items(home, 12)
+    r = run_cli(home, "stats", "--html")
+    assert r.exit_code == 0, r.output
+    page = (home / "logs" / "report.html").read_text()
+    assert "the beginning" in page and "id=timeline" in page

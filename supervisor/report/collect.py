@@ -44,10 +44,10 @@ class Period:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def epoch(t: str) -> float:
-    """Seconds since the epoch of an ISO UTC time (0 when it is not one)."""
+def epoch(t: str | None) -> float:
+    """Seconds since the epoch of an ISO UTC time (0 when it is not one, or None)."""
     try:
-        return datetime.fromisoformat(t).timestamp()
+        return datetime.fromisoformat(t).timestamp() if t else 0.0
     except ValueError:
         return 0.0
 
