@@ -9,6 +9,7 @@ done before a crash, so a kill -9 at any point followed by a restart never does 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -23,6 +24,7 @@ from supervisor.github.forge import GitHubForge
 from supervisor.issuetext import render_block
 from supervisor.items import Item, now_utc
 from supervisor.landing import LandSteps
+from supervisor.report.collect import epoch
 from supervisor.steps import Deps
 from supervisor.triage.classify import Signals
 from supervisor.triage.fingerprint import marker_block
@@ -72,6 +74,7 @@ class Chain(LandSteps):
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
         self.consecutive_failures = 0  # across the chains of one run
+        self.force_ci_scan = False  # `supervisor scan`: now, whatever the schedule says
 
     # -- the pass -----------------------------------------------------------------------------
 
@@ -169,11 +172,35 @@ class Chain(LandSteps):
         )
         return created
 
+    def ci_scan_due(self) -> float | None:
+        """When the next CI scan is due (epoch), or None when it is due now.
+
+        The CI scan runs every schedule.scan_every, remembered in cursors.json across restarts:
+        a restart neither rescans early nor skips one."""
+        last = cursors.read(self.d.home).get("ci_scan", {}).get("at")
+        if not last or self.force_ci_scan:
+            return None
+        due = epoch(str(last)) + self.cfg.schedule.scan_every
+        return due if due > time.time() else None
+
     def _scan_ci(self) -> int:
         """CI logs (sources.ci): new failures become items, known ones get an occurrence."""
         ci = self.cfg.sources.ci
         if not ci.logs_dir and not ci.workflow:
             return 0
+        due = self.ci_scan_due()
+        if due is not None:
+            log.info(
+                "CI scan: next one at %s (schedule.scan_every)",
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(due)),
+            )
+            return 0
+        created = self._scan_ci_now()
+        cursors.update(self.d.home, "ci_scan", {"at": now_utc()})
+        return created
+
+    def _scan_ci_now(self) -> int:
+        ci = self.cfg.sources.ci
         self.d.workspace.ensure_mirror(fetch=False)  # for the commits' changed files
         refs: list[ci_logs.LogRef] = []
         signals: dict[str, Signals] = {}

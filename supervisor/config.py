@@ -316,10 +316,7 @@ class Config:
 
 
 # Keys that are validated and documented but not yet acted on by this version.
-NOT_YET_USED = (
-    "hooks",
-    "schedule.scan_every",
-)
+NOT_YET_USED = ("hooks",)
 
 
 def type_hints(cls: type) -> dict[str, Any]:

@@ -99,6 +99,9 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
             ),
         )
         deps.set_phase = lambda phase, item: proc.update(phase=phase, item=item, child=None)
+        deps.set_next = lambda chain_at, scan_at: proc.update(
+            next_chain_at=chain_at, next_scan_at=scan_at
+        )
         proc.begin({"once": opts.once, "until_idle": opts.until_idle, "max_items": opts.max_items})
         started = now_utc()
         notifier = Notifier(cfg.notify)
@@ -159,6 +162,7 @@ def _loop(
         if not report.idle:
             continue  # more may be possible right away (e.g. items waiting on the next step)
         chain.d.set_phase("waiting", None)
+        chain.d.set_next(time.time() + cfg.schedule.every, chain.ci_scan_due())
         if watcher.wait(cfg.schedule.every):
             return _stopped(watcher, echo)
 
@@ -228,6 +232,7 @@ def scan_only(home: Home, cfg: Config, echo: Callable[[str], None]) -> int:
         store.remove_stale_temp_files(home.state)
         deps = app.build_deps(home, cfg, RunControl(), agents=False)
         chain = Chain(deps)
+        chain.force_ci_scan = True  # asked for by name: the schedule does not apply
         deps.workspace.ensure_mirror(fetch=True)
         report = ChainReport(new_items=chain.scan())
         chain.triage_new(deps.items.all(), report)

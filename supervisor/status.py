@@ -28,6 +28,8 @@ def collect(home: Home) -> dict[str, Any]:
         "started_at": running.started_at if running else last.get("started_at"),
         "heartbeat": running.heartbeat if running else None,
         "waiting": running.doc.get("waiting") if running else None,
+        "next_chain_at": running.doc.get("next_chain_at") if running else None,
+        "next_scan_at": running.doc.get("next_scan_at") if running else None,
         "last_exit": None
         if running
         else {"at": last.get("exited_at"), "reason": last.get("exit_reason")},
@@ -57,6 +59,11 @@ def render(s: dict[str, Any]) -> str:
         if s["waiting"]:
             until = time.strftime("%H:%M:%S", time.localtime(s["waiting"]["until"]))
             lines.append(f"waiting for GitHub: {s['waiting']['reason']}, until {until}")
+        if s.get("phase") == "waiting" and s.get("next_chain_at"):
+            at = time.strftime("%H:%M:%S", time.localtime(s["next_chain_at"]))
+            scan = s.get("next_scan_at")
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(scan)) if scan else "then"
+            lines.append(f"next chain at {at}; next CI scan: {when}")
     else:
         last = s["last_exit"] or {}
         lines.append(

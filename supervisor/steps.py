@@ -37,6 +37,8 @@ class Deps:
     reviewer: Agent | None
     control: RunControl
     set_phase: Callable[[str, str | None], None] = lambda phase, item: None
+    # when the next chain and the next CI scan are due (epoch; None: at the next chain)
+    set_next: Callable[[float, float | None], None] = lambda chain_at, scan_at: None
     analyst: Agent | None = None  # writes the analysis and the replies; None: neither is written
     # title, text, link -> what failed; set when a notification channel is configured
     notify: Callable[[str, str, str | None], list[str]] | None = None

@@ -378,6 +378,8 @@ def test_status_before_anything_ran(home: Path) -> None:
         "corrupt_files": [],
         "last_scan": None,
         "waiting": None,
+        "next_chain_at": None,
+        "next_scan_at": None,
         "needs_person": [],
         "agents_since_start": {
             "runs": 0,

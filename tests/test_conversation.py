@@ -35,7 +35,16 @@ def ci_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **changes: str) -> 
     logs = tmp_path / "ci-logs"
     write_log(logs, "run-1.log", WAIT_FAILURE.format(line=41, dur="30.01"))
     analyst = f"{{command: [{sys.executable}, {ANALYST}]}}"
-    configure(home, **{"logs_dir": str(logs), "analyst": analyst, "users": "[alice]", **changes})
+    configure(
+        home,
+        **{
+            "logs_dir": str(logs),
+            "analyst": analyst,
+            "users": "[alice]",
+            "scan_every": "0s",  # every chain scans the CI logs, as the tests add them
+            **changes,
+        },
+    )
     monkeypatch.setenv("FAKE_WORKER_DEFAULT", "Create done/region_syncer_fix.txt")
     monkeypatch.setenv("FAKE_ANALYST_LOG", str(tmp_path / "analyst.log"))
     return home, target
