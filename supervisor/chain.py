@@ -117,6 +117,7 @@ class Chain(LandSteps):
         if item.state == "merged":
             self.consecutive_failures = 0
         elif item.state == "failed":
+            self._hook("on_failure", item)
             self.consecutive_failures += 1
             limit = self.cfg.limits.consecutive_failures
             if self.consecutive_failures >= limit:

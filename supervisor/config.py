@@ -316,7 +316,7 @@ class Config:
 
 
 # Keys that are validated and documented but not yet acted on by this version.
-NOT_YET_USED = ("hooks",)
+NOT_YET_USED: tuple[str, ...] = ()
 
 
 def type_hints(cls: type) -> dict[str, Any]:

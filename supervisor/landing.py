@@ -133,6 +133,7 @@ class LandSteps(ConversationSteps):
             f"pull request #{pull.number} was merged"
             + (f" as {pull.merged_sha[:12]}" if pull.merged_sha else ""),
         )
+        self._hook("post_merge", item, SUPERVISOR_SHA=pull.merged_sha or "")
 
     def _feedback_round(self, item: Item, fb: feedback.Feedback) -> None:
         """Changes requested or checks red: the next attempt addresses it, up to the cap."""
@@ -231,6 +232,7 @@ class LandSteps(ConversationSteps):
         write_result(self.d.home, item, base, pr_url=self.d.forge.get_pull(item.pull).url)
         self.d.workspace.remove_issue_worktree(item.issue)  # before the state, as above
         self.d.items.transition(item, "merged", f"fast-forwarded {base} to {item.head_sha[:12]}")
+        self._hook("post_merge", item, SUPERVISOR_SHA=item.head_sha)
         # The next item starts from the base that now includes this change, not a stale one.
         self.d.workspace.ensure_mirror(fetch=True)
 

@@ -32,6 +32,7 @@ from supervisor.errors import (
     UserError,
 )
 from supervisor.home import Home
+from supervisor.hooks import HookRunner
 from supervisor.items import now_utc
 from supervisor.morning import end_of_night
 from supervisor.notify import Notifier
@@ -107,6 +108,7 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
         notifier = Notifier(cfg.notify)
         if notifier.channels():
             deps.notify = notifier.send
+        deps.hooks = HookRunner(home, cfg.hooks, deps.items.events, deps.notify)
         watcher.start()
         previous = _install_signal_handlers(watcher)
         stop_beating = threading.Event()
@@ -120,6 +122,8 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
             watcher.close()
             stop_beating.set()
             heart.join(timeout=5)
+            deps.hooks.run("on_stop", {"SUPERVISOR_STOP_REASON": reason})
+            deps.hooks.stop_tracked()  # what hooks left running ends with the supervisor
             proc.end(reason)
             log.info("supervisor exited: %s", reason)
             end_of_night(home, cfg, started, reason)

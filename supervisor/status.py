@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from supervisor import app, cursors, store
+from supervisor import app, cursors, hooks, store
 from supervisor.home import Home
 from supervisor.items import STATES, sum_runs
 from supervisor.process import ProcessState
@@ -38,6 +38,7 @@ def collect(home: Home) -> dict[str, Any]:
         "total": len(items),
         "last_scan": cursors.read(home).get("scan"),
         "corrupt_files": [str(p.relative_to(home.root)) for p in store.corrupt_files(home.state)],
+        "hook_processes": hooks.tracked(home),
         "needs_person": [
             {"item": i.id, "why": i.needs_person or f"failed: {i.history[-1]['reason']}"}
             for i in items
@@ -97,6 +98,8 @@ def render(s: dict[str, Any]) -> str:
         )
         cost = f", ${agents['cost_usd']:.2f}" if agents["cost_usd"] is not None else ""
         lines.append(f"agents since the start: {agents['runs']} run(s){used}{cost}")
+    for p in s.get("hook_processes", []):
+        lines.append(f"left running by hooks.{p['hook']}: pid {p['pid']} ({p['cmdline']})")
     for n in s.get("needs_person", []):
         lines.append(f"needs a person: {n['item']}: {n['why'][:200]}")
     for f in s["corrupt_files"]:

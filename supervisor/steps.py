@@ -13,6 +13,7 @@ from supervisor.config import Config
 from supervisor.errors import StopRequested
 from supervisor.forge.base import Forge
 from supervisor.home import Home
+from supervisor.hooks import HookRunner
 from supervisor.ids import Sha
 from supervisor.items import Item, ItemStore, now_utc
 from supervisor.results import write_result
@@ -42,12 +43,21 @@ class Deps:
     analyst: Agent | None = None  # writes the analysis and the replies; None: neither is written
     # title, text, link -> what failed; set when a notification channel is configured
     notify: Callable[[str, str, str | None], list[str]] | None = None
+    hooks: HookRunner | None = None  # post_merge and on_failure (start only)
 
 
 class StepBase:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
         self.cfg = deps.cfg
+
+    def _hook(self, event: str, item: Item, **env: str) -> None:
+        """Run hooks.<event> for item (never fatal: HookRunner logs and reports failures)."""
+        if self.d.hooks is not None:
+            self.d.hooks.run(
+                event,
+                {"SUPERVISOR_ITEM_ID": item.id, "SUPERVISOR_ISSUE": str(item.issue or ""), **env},
+            )
 
     # -- attempts -----------------------------------------------------------------------------
 

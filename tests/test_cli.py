@@ -380,6 +380,7 @@ def test_status_before_anything_ran(home: Path) -> None:
         "waiting": None,
         "next_chain_at": None,
         "next_scan_at": None,
+        "hook_processes": [],
         "needs_person": [],
         "agents_since_start": {
             "runs": 0,
