@@ -117,6 +117,8 @@ class Chain(LandSteps):
         if item.state == "merged":
             self.consecutive_failures = 0
         elif item.state == "failed":
+            if item.kind == "gate":
+                self.gate_gave_up(item)
             self._hook("on_failure", item)
             self.consecutive_failures += 1
             limit = self.cfg.limits.consecutive_failures
@@ -160,6 +162,7 @@ class Chain(LandSteps):
             self.d.items.create(item, f"found in {c.source.get('type')}")
             created += 1
         created += self._scan_ci()
+        created += self.scan_main()
         cursors.update(
             self.d.home,
             "scan",

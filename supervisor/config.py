@@ -122,6 +122,14 @@ class Sources:
     ci: CiSource = field(default_factory=CiSource, metadata=_m("failed CI runs"))
     tasks: TasksSource = field(default_factory=TasksSource, metadata=_m("a spec file of tasks"))
     issues: IssuesSource = field(default_factory=IssuesSource, metadata=_m("labelled forge issues"))
+    main: str = field(
+        default="auto",
+        metadata=_m(
+            "prove every new SHA of the base branch with the gates; a red one becomes an item "
+            "(auto: on for the local forge, off for GitHub)",
+            choices=("auto", "on", "off"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -484,9 +492,11 @@ def _scalar(t: Any, f: dataclasses.Field[Any], value: object) -> Any:
             raise ValueError(f"a whole number of at least {meta['min']}")
         return value
     if t is str:
+        choices = meta.get("choices")
+        if isinstance(value, bool) and choices and {"on", "off"} <= set(choices):
+            value = "on" if value else "off"  # YAML reads a bare on/off as a boolean
         if not isinstance(value, str):
             raise ValueError("a string")
-        choices = meta.get("choices")
         if choices and value not in choices:
             raise ValueError("one of " + ", ".join(choices))
         return value

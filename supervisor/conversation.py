@@ -57,7 +57,7 @@ class ConversationSteps(FixSteps):
         """Tasks and labelled issues are approved by where they come from; CI failures are
         analysed (flaky and regression items, when an analyst is configured), then wait for a
         maintainer."""
-        if item.kind in ("task", "issue"):
+        if item.kind in ("task", "issue", "gate"):
             self.d.items.transition(item, "approved", self._approved_by_source(item))
             return
         self.reproduce_before(item)  # the figures the analysis and the issue show
@@ -70,6 +70,11 @@ class ConversationSteps(FixSteps):
         self.ask_approval(item)
 
     def _approved_by_source(self, item: Item) -> str:
+        if item.kind == "gate":
+            return (
+                f"{self.d.workspace.base_branch} is red under the owner's own gates "
+                "(sources.main): keeping it green needs no other approval"
+            )
         if item.kind == "task":
             return f"a task from the owner's spec file {item.source.get('file')}"
         if self.d.forge.name == "local":

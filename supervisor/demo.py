@@ -11,6 +11,7 @@ was done. Nothing in it does an agent's work.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,12 @@ TASKS = """# Tasks
 """
 
 CI_RUNS = 24  # how many times "CI" runs the tests to produce the logs
-GATE = "python3 -m pytest -q -p no:cacheprovider test_cache.py"
+# The gate leaves the flaky test out: the stress runs judge it, and a gate that flakes would
+# fail the task's attempts (and make the base branch look red) a third of the time.
+GATE = (
+    f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider test_cache.py "
+    "--deselect test_cache.py::test_refresh_is_fast"
+)
 
 
 def find_agent() -> tuple[str | None, str]:

@@ -12,6 +12,7 @@ from supervisor.errors import ChainHalted, StopRequested, UsageLimited, UserErro
 from supervisor.gate import GateOutcome, run_gate
 from supervisor.ids import Sha
 from supervisor.items import Item, now_utc
+from supervisor.mainline import MainSteps
 from supervisor.repro_steps import ReproSteps
 from supervisor.review import BadVerdict, parse_verdict
 from supervisor.steps import CHECKOFF, TRAILER, log
@@ -23,7 +24,7 @@ UNREVIEWED = (
 )
 
 
-class FixSteps(ReproSteps):
+class FixSteps(ReproSteps, MainSteps):
     # -- dispatch -----------------------------------------------------------------------------
 
     def start_fixing(self, item: Item) -> None:

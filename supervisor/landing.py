@@ -231,6 +231,7 @@ class LandSteps(ConversationSteps):
         att.update(status="succeeded", ended_at=now_utc())
         write_result(self.d.home, item, base, pr_url=self.d.forge.get_pull(item.pull).url)
         self.d.workspace.remove_issue_worktree(item.issue)  # before the state, as above
+        self.mark_proven(item.head_sha, f"landed {item.id}: proven as base + candidate")
         self.d.items.transition(item, "merged", f"fast-forwarded {base} to {item.head_sha[:12]}")
         self._hook("post_merge", item, SUPERVISOR_SHA=item.head_sha)
         # The next item starts from the base that now includes this change, not a stale one.

@@ -39,6 +39,7 @@ def collect(home: Home) -> dict[str, Any]:
         "last_scan": cursors.read(home).get("scan"),
         "corrupt_files": [str(p.relative_to(home.root)) for p in store.corrupt_files(home.state)],
         "hook_processes": hooks.tracked(home),
+        "main": _main(home),
         "needs_person": [
             {"item": i.id, "why": i.needs_person or f"failed: {i.history[-1]['reason']}"}
             for i in items
@@ -49,6 +50,16 @@ def collect(home: Home) -> dict[str, Any]:
             r for i in items for r in i.agent_runs() if night and str(r.get("at", "")) >= night
         ),
     }
+
+
+def _main(home: Home) -> dict[str, Any] | None:
+    from supervisor.mainline import main_state
+
+    try:
+        doc = main_state(home.state)
+    except Exception:  # unreadable: moved aside and reported as a corrupt file
+        return None
+    return doc or None
 
 
 def render(s: dict[str, Any]) -> str:
@@ -98,6 +109,12 @@ def render(s: dict[str, Any]) -> str:
         )
         cost = f", ${agents['cost_usd']:.2f}" if agents["cost_usd"] is not None else ""
         lines.append(f"agents since the start: {agents['runs']} run(s){used}{cost}")
+    main = s.get("main") or {}
+    if main:
+        proven = str(main.get("last_proven_sha") or "")[:12] or "none yet"
+        red = f", last red {str(main['last_red_sha'])[:12]}" if main.get("last_red_sha") else ""
+        state = f" ({main['result']})" if main.get("result") else ""
+        lines.append(f"base branch: last proven {proven}{red}{state}")
     for p in s.get("hook_processes", []):
         lines.append(f"left running by hooks.{p['hook']}: pid {p['pid']} ({p['cmdline']})")
     for n in s.get("needs_person", []):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FAKES, init_home, make_target, run_cli, supervisor_cmd
+from test_conversation import configure
 
 
 @pytest.fixture
@@ -72,6 +73,7 @@ def test_a_retry_resumes_the_codex_session(tmp_path: Path, clis: Path) -> None:
     gate = f'n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ "$n" -ge 1 ]'
     target = make_target(tmp_path / "t", ["Create done/b.txt"])
     home = init_home(tmp_path / "h", target, worker="codex", gate=gate)
+    configure(home, main="off")  # the counting gate must count the candidate's runs only
     assert run_cli(home, "start", "--until-idle").exit_code == 0
     [item] = items(home)
     assert item["state"] == "merged" and len(item["attempts"]) == 2

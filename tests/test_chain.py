@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, init_home, make_target, run_cli
+from test_conversation import configure
 
 from supervisor.items import TRANSITIONS
 
@@ -176,6 +177,7 @@ def test_gate_failure_feeds_the_next_attempt(tmp_path: Path) -> None:
     target = make_target(tmp_path / "t", ["Create done/g.txt"])
     gate = f'n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ "$n" -ge 1 ]'
     home = init_home(tmp_path / "h", target, gate=gate)
+    configure(home, main="off")  # the counting gate must count the candidate's runs only
     r = run_cli(home, "start", "--until-idle")
     assert r.exit_code == 0, r.output
     [item] = items(home).values()

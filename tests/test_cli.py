@@ -381,6 +381,7 @@ def test_status_before_anything_ran(home: Path) -> None:
         "next_chain_at": None,
         "next_scan_at": None,
         "hook_processes": [],
+        "main": None,
         "needs_person": [],
         "agents_since_start": {
             "runs": 0,
@@ -409,7 +410,8 @@ def test_status_and_items_after_a_run(ran: Path) -> None:
         r"last scan: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
         r"\(main at [0-9a-f]{12}, 0 candidates, 0 new\)\n"
         r"items: 2 \(merged 2\)\n"
-        r"agents since the start: 2 run\(s\)\n",
+        r"agents since the start: 2 run\(s\)\n"
+        r"base branch: last proven [0-9a-f]{12} \(green\)\n",
         r.stdout,
     ), r.stdout
     s = json.loads(run_cli(ran, "status", "--json").stdout)
