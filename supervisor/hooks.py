@@ -4,9 +4,11 @@ logs/events.jsonl and notified. A hook that fails HOOK_STORM times within STORM_
 for the rest of that window, so a broken restart cannot loop all night.
 
 Each hook runs through the one subprocess door (shell.run) in a session of its own, with
-hooks.timeout. What it leaves running (a service it started in the background) is found by that
-session id and tracked by its real pid in state/hooks.json: `status` reports it, and it is
-stopped with the supervisor, so nothing is orphaned.
+hooks.timeout; STOP kills one still running. What it leaves running (a service it started in the
+background) is found by that session id and tracked by its real pid in state/hooks.json: `status`
+reports it; it runs on after a night that ends by itself (--once, idle: cron's way), and is
+stopped with the supervisor when the supervisor is stopped (STOP, a signal), so nothing is
+orphaned.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,8 +43,10 @@ class HookRunner:
         cfg: Hooks,
         events: EventLog,
         notify: Callable[[str, str, str | None], list[str]] | None = None,
+        stop_event: threading.Event | None = None,
     ) -> None:
         self.home, self.cfg, self.events, self.notify = home, cfg, events, notify
+        self.stop_event = stop_event  # STOP kills a hook that is still running
         self.file = home.state / "hooks.json"
 
     def _state(self) -> dict[str, Any]:
@@ -96,6 +101,7 @@ class HookRunner:
             check=False,
             stdout_path=out,
             on_start=pids.append,
+            stop_event=self.stop_event if event != "on_stop" else None,
         )
         self._track(event, pids[0] if pids else None)
         if r.ok:

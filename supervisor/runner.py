@@ -108,7 +108,9 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
         notifier = Notifier(cfg.notify)
         if notifier.channels():
             deps.notify = notifier.send
-        deps.hooks = HookRunner(home, cfg.hooks, deps.items.events, deps.notify)
+        deps.hooks = HookRunner(
+            home, cfg.hooks, deps.items.events, deps.notify, stop_event=watcher.event
+        )
         watcher.start()
         previous = _install_signal_handlers(watcher)
         stop_beating = threading.Event()
@@ -123,7 +125,8 @@ def start(home: Home, cfg: Config, opts: StartOptions, echo: Callable[[str], Non
             stop_beating.set()
             heart.join(timeout=5)
             deps.hooks.run("on_stop", {"SUPERVISOR_STOP_REASON": reason})
-            deps.hooks.stop_tracked()  # what hooks left running ends with the supervisor
+            if reason.startswith("stopped"):  # STOP or a signal: what hooks started ends too
+                deps.hooks.stop_tracked()  # (after --once or idle it runs on, tracked)
             proc.end(reason)
             log.info("supervisor exited: %s", reason)
             end_of_night(home, cfg, started, reason)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
-from conftest import init_home, make_target, run_cli
+from conftest import init_home, make_target, run_cli, supervisor_cmd
 from test_conversation import configure
 
 from supervisor.config import Hooks
@@ -42,7 +44,7 @@ def events(home: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_post_merge_restarts_a_service_polls_its_health_and_stops_it_at_the_end(
+def test_post_merge_restarts_a_service_polls_its_health_and_stop_ends_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()
@@ -54,22 +56,43 @@ def test_post_merge_restarts_a_service_polls_its_health_and_stops_it_at_the_end(
         health_url=f"http://127.0.0.1:{port}/",
     )
     monkeypatch.setenv("SUPERVISOR_HOOKS_TIMEOUT", "20s")
-    r = run_cli(home, "start", "--until-idle")
-    assert r.exit_code == 0, r.output
+    proc = subprocess.Popen(supervisor_cmd(home, "start"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not tracked(Home.resolve(home)):
+            time.sleep(0.2)
+        [left] = tracked(Home.resolve(home))
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).ok  # the service is up
+        status = run_cli(home, "status").stdout
+        assert f"left running by hooks.post_merge: pid {left['pid']}" in status
+        (home / "state" / "STOP").touch()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     log = (home / "logs" / "supervisor.log").read_text()
     assert f"hooks: http://127.0.0.1:{port}/ is healthy" in log
-    assert "hooks.post_merge left running: pid" in log
-    assert "stopped pid" in log
+    assert f"stopped pid {left['pid']}, left running by hooks.post_merge" in log
     assert not [e for e in events(home) if e.get("event") == "hook_failed"]
-    # The server the hook started was tracked by its real pid and did not outlive the night.
-    assert not [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if f"http.server {port}" in " ".join(p.info["cmdline"] or [])
-    ]
+    assert not psutil.pid_exists(left["pid"]) or psutil.Process(left["pid"]).status() == "zombie"
     assert tracked(Home.resolve(home)) == []
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_after_a_night_that_ends_by_itself_the_service_runs_on_tracked(tmp_path: Path) -> None:
+    port = free_port()
+    target = make_target(tmp_path / "t", ["Create done/a.txt"])
+    home = init_home(tmp_path / "h", target)
+    configure(home, post_merge=json.dumps([serve(port, target)]))
+    assert run_cli(home, "start", "--until-idle").exit_code == 0
+    try:
+        [left] = tracked(Home.resolve(home))  # cron's --once or --until-idle: it runs on
+        assert f"pid {left['pid']}" in run_cli(home, "status").stdout
+    finally:
+        HookRunner(Home.resolve(home), Hooks(), EventLog(home / "logs" / "e.jsonl")).stop_tracked()
+    assert tracked(Home.resolve(home)) == []
 
 
 def test_a_failing_hook_is_reported_and_never_stops_the_chain(tmp_path: Path) -> None:
