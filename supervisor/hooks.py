@@ -174,7 +174,8 @@ class HookRunner:
 
 
 def alive(processes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tracked processes still alive (the same pid and start time: not a reused pid)."""
+    """The tracked processes still alive (the same pid and start time: not a reused pid), with
+    their command line as it is now (one seen just after a fork had not exec'd yet)."""
     out = []
     for p in processes:
         with contextlib.suppress(psutil.Error):
@@ -183,7 +184,7 @@ def alive(processes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 abs(proc.create_time() - float(p["create_time"])) < 0.01
                 and proc.status() != psutil.STATUS_ZOMBIE
             ):
-                out.append(p)
+                out.append({**p, "cmdline": " ".join(proc.cmdline())[:200] or p["cmdline"]})
     return out
 
 

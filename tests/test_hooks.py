@@ -63,6 +63,11 @@ def test_post_merge_restarts_a_service_polls_its_health_and_stop_ends_it(
         while time.monotonic() < deadline and not tracked(Home.resolve(home)):
             time.sleep(0.2)
         [left] = tracked(Home.resolve(home))
+        while (
+            time.monotonic() < deadline
+            and "is healthy" not in (home / "logs" / "supervisor.log").read_text()
+        ):
+            time.sleep(0.2)  # the supervisor polls the health URL after the hook
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).ok  # the service is up
         status = run_cli(home, "status").stdout
         assert f"left running by hooks.post_merge: pid {left['pid']}" in status
@@ -147,6 +152,10 @@ def test_what_a_hook_leaves_running_is_tracked_by_its_real_pid(tmp_path: Path) -
     assert runner.run("post_merge") is True
     [left] = tracked(home)
     proc = psutil.Process(left["pid"])
+    for _ in range(100):  # a fork that has not exec'd sleep yet is still called sh
+        if proc.name() == "sleep":
+            break
+        time.sleep(0.02)
     assert proc.name() == "sleep" and left["hook"] == "post_merge"  # not the wrapper's pid
     r = run_cli(tmp_path / "h", "status")
     assert f"left running by hooks.post_merge: pid {left['pid']} (sleep 300)" in r.stdout
