@@ -213,4 +213,8 @@ def run(folder: Path, echo: Callable[[str], None]) -> int:
         _, words = find_agent()
         echo(f"stopped before the analysis and the fixes: {words}")
         echo(f"  supervisor --home {home.root} start --until-idle")
+        echo(
+            f"(the home is set up for codex; for claude, set agents.worker and agents.analyst "
+            f"to claude in {home.config_file})"
+        )
     return code
