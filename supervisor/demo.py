@@ -164,11 +164,11 @@ def prepare(folder: Path, echo: Callable[[str], None]) -> tuple[Path, str | None
         "reproduce.runs": 40,
         "reproduce.budget": 120.0,
     }
-    if agent is not None:
-        from supervisor.config import AgentSpec
+    from supervisor.config import AgentSpec
 
-        overrides["agents.worker"] = AgentSpec(agent)
-        overrides["agents.analyst"] = AgentSpec(agent)
+    # Without an agent, the home is set up for codex: installing it is all that is left to do.
+    overrides["agents.worker"] = AgentSpec(agent or "codex")
+    overrides["agents.analyst"] = AgentSpec(agent or "codex")
     home.mkdir(parents=True)
     (home / "supervisor.yaml").write_text(render_default(overrides))
     return home, agent
