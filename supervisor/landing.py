@@ -113,27 +113,31 @@ class LandSteps(ConversationSteps):
         )
 
     def _merged_remotely(self, item: Item, pull: Pull) -> None:
-        """A maintainer merged the pull request: close the issue, clean up, done."""
+        """A maintainer merged the pull request."""
+        self._merged(
+            item,
+            f"Merged in pull request #{pull.number}.",
+            pull.url,
+            f"pull request #{pull.number} was merged"
+            + (f" as {pull.merged_sha[:12]}" if pull.merged_sha else ""),
+            pull.merged_sha or "",
+        )
+
+    def _merged(self, item: Item, said: str, pr_url: str, reason: str, sha: str) -> None:
+        """The change is in the base branch: say so on the issue, close it, record the result,
+        clean up, and only then mark the item merged. After a crash in between, follow() sees
+        the merge again and repeats these; each is a no-op the second time."""
         assert item.issue is not None
         att = item.current_attempt()
         assert att is not None
-        self.d.forge.comment(
-            item.issue, f"Merged in pull request #{pull.number}.\n\n{marker(item.id, 'merged')}\n"
-        )
+        self.d.forge.comment(item.issue, f"{said}\n\n{marker(item.id, 'merged')}\n")
         self.d.forge.close_issue(item.issue, "merged")
         att.update(status="succeeded", ended_at=now_utc())
-        write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pull.url)
-        # Cleaned up before the state says merged: after a crash in between, follow() sees the
-        # merged pull request again and repeats these (each is a no-op the second time).
-        self.d.forge.delete_branch(item.branch)
+        write_result(self.d.home, item, self.d.workspace.base_branch, pr_url=pr_url)
+        self.d.forge.delete_branch(item.branch)  # the forge's copy (a no-op on the local forge)
         self.d.workspace.remove_issue_worktree(item.issue)
-        self.d.items.transition(
-            item,
-            "merged",
-            f"pull request #{pull.number} was merged"
-            + (f" as {pull.merged_sha[:12]}" if pull.merged_sha else ""),
-        )
-        self._hook("post_merge", item, SUPERVISOR_SHA=pull.merged_sha or "")
+        self.d.items.transition(item, "merged", reason)
+        self._hook("post_merge", item, SUPERVISOR_SHA=sha)
 
     def _feedback_round(self, item: Item, fb: feedback.Feedback) -> None:
         """Changes requested or checks red: the next attempt addresses it, up to the cap."""
@@ -218,22 +222,14 @@ class LandSteps(ConversationSteps):
                 Sha(item.base_sha),
             )
         self.d.forge.mark_pull_merged(item.pull, item.head_sha)
-        assert item.issue is not None
-        self.d.forge.comment(
-            item.issue,
-            f"Merged {item.head_sha[:12]} into {base} "
-            f"(pull request #{item.pull}).\n\n"
-            f"{marker(item.id, 'merged')}\n",
-        )
-        self.d.forge.close_issue(item.issue, "merged")
-        att = item.current_attempt()
-        assert att is not None
-        att.update(status="succeeded", ended_at=now_utc())
-        write_result(self.d.home, item, base, pr_url=self.d.forge.get_pull(item.pull).url)
-        self.d.workspace.remove_issue_worktree(item.issue)  # before the state, as above
         self.mark_proven(item.head_sha, f"landed {item.id}: proven as base + candidate")
-        self.d.items.transition(item, "merged", f"fast-forwarded {base} to {item.head_sha[:12]}")
-        self._hook("post_merge", item, SUPERVISOR_SHA=item.head_sha)
+        self._merged(
+            item,
+            f"Merged {item.head_sha[:12]} into {base} (pull request #{item.pull}).",
+            self.d.forge.get_pull(item.pull).url,
+            f"fast-forwarded {base} to {item.head_sha[:12]}",
+            item.head_sha,
+        )
         # The next item starts from the base that now includes this change, not a stale one.
         self.d.workspace.ensure_mirror(fetch=True)
 
