@@ -145,6 +145,19 @@ def sum_runs(runs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"runs": count, "tokens": tokens, "cost_usd": cost}
 
 
+def usage_words(tokens: dict[str, Any] | None, cost: float | None, digits: int = 2) -> str:
+    """ ", tokens in A (cached C), out O, $X" for an agent's usage; the tokens only when some were
+    reported (command agents report none), the cost only when known (codex reports none)."""
+    t = tokens or {}
+    used = (
+        f", tokens in {t.get('input', 0)} (cached {t.get('cached_input', 0)}), "
+        f"out {t.get('output', 0)}"
+        if any(t.values())
+        else ""
+    )
+    return used + ("" if cost is None else f", ${cost:.{digits}f}")
+
+
 class EventLog:
     """logs/events.jsonl: one JSON object a line, appended."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from supervisor import app, cursors, hooks, store
 from supervisor.home import Home
-from supervisor.items import STATES, sum_runs
+from supervisor.items import STATES, sum_runs, usage_words
 from supervisor.process import ProcessState
 
 
@@ -101,14 +101,8 @@ def render(s: dict[str, Any]) -> str:
         lines.append("items: none yet")
     agents = s.get("agents_since_start") or {"runs": 0}
     if agents["runs"]:
-        t = agents["tokens"]
-        used = (
-            f", tokens in {t['input']} (cached {t['cached_input']}), out {t['output']}"
-            if any(t.values())
-            else ""  # command agents report none
-        )
-        cost = f", ${agents['cost_usd']:.2f}" if agents["cost_usd"] is not None else ""
-        lines.append(f"agents since the start: {agents['runs']} run(s){used}{cost}")
+        used = usage_words(agents["tokens"], agents["cost_usd"])
+        lines.append(f"agents since the start: {agents['runs']} run(s){used}")
     main = s.get("main") or {}
     if main:
         proven = str(main.get("last_proven_sha") or "")[:12] or "none yet"

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from supervisor.items import Item
+from supervisor.items import Item, usage_words
 
 
 def _agent(a: dict[str, Any]) -> str:
-    tokens = a.get("tokens") or {}
-    used = (
-        f", tokens in {tokens.get('input', 0)} out {tokens.get('output', 0)}"
-        if any(tokens.values())
-        else ""
-    )
-    cost = f", ${a['cost_usd']:.4f}" if a.get("cost_usd") is not None else ""
-    return f"{a.get('name', '?')}{used}{cost}"
+    return f"{a.get('name', '?')}{usage_words(a.get('tokens'), a.get('cost_usd'), 4)}"
 
 
 def story(item: Item, issue_url: str = "", pull_url: str = "") -> str:
@@ -66,7 +59,8 @@ def story(item: Item, issue_url: str = "", pull_url: str = "") -> str:
         lines += _attempt(a)
     totals = item.agent_totals()
     if totals["runs"]:
-        lines.append(f"agents in all: {totals['runs']} run(s){_agent(totals).removeprefix('?')}")
+        used = usage_words(totals["tokens"], totals["cost_usd"], 4)
+        lines.append(f"agents in all: {totals['runs']} run(s){used}")
     lines.append("history:")
     for h in item.history:
         lines.append(f"  {h['time']}  {h['from'] or '-'} -> {h['to']}  {h['reason']}")

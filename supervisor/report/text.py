@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _money(cost: float | None) -> str:
-    return "" if cost is None else f", ${cost:.2f}"
-
-
-def _tokens(t: dict[str, int]) -> str:
-    if not any(t.values()):
-        return ""  # command agents report none
-    return f", tokens in {t['input']} (cached {t['cached_input']}), out {t['output']}"
+from supervisor.items import usage_words
 
 
 def render(s: dict[str, Any]) -> str:
@@ -53,7 +45,7 @@ def render(s: dict[str, Any]) -> str:
     for g in s["agents"]:
         lines.append(
             f"agent {g['agent']} ({g['role']}): {g['runs']} run(s)"
-            f"{_tokens(g['tokens'])}{_money(g['cost_usd'])}"
+            + usage_words(g["tokens"], g["cost_usd"])
         )
     for f in s["flaky"]:
         before = (f["before"] or {}).get("words") or "not measured"
