@@ -26,7 +26,7 @@ from supervisor.forge.base import Comment, find_marker, marker
 from supervisor.ids import Sha
 from supervisor.items import Item, now_utc
 from supervisor.redact import redact
-from supervisor.trust import People, how_to_approve
+from supervisor.trust import how_to_approve
 
 log = logging.getLogger("supervisor.conversation")
 
@@ -46,10 +46,6 @@ def agent_text(text: str) -> str:
 
 class ConversationSteps(FixSteps):
     """Steps from triage to approval, and the watch over every open item's discussion."""
-
-    @property
-    def people(self) -> People:
-        return People(self.cfg.approval, self.d.forge)
 
     # -- from triage to approval --------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ UNREVIEWED = (
 
 
 class FixSteps(ReproSteps, MainSteps):
+    @functools.cached_property
+    def people(self) -> People:
+        """Who is who: built once (the config and the forge do not change during a run)."""
+        return People(self.cfg.approval, self.d.forge)
+
     # -- dispatch -----------------------------------------------------------------------------
 
     def start_fixing(self, item: Item) -> None:
@@ -144,7 +150,7 @@ class FixSteps(ReproSteps, MainSteps):
         author = str(item.source.get("author") or "")
         if item.kind != "issue" or not author:
             return prompts.quoted(item.body)
-        people = People(self.cfg.approval, self.d.forge)
+        people = self.people
         association = self.d.forge.association(author)
         return prompts.said(
             author,
