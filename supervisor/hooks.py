@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -26,6 +27,7 @@ import requests
 
 from supervisor import shell, store
 from supervisor.config import Hooks
+from supervisor.errors import StateCorrupt
 from supervisor.home import Home
 from supervisor.items import EventLog, now_utc
 
@@ -50,12 +52,7 @@ class HookRunner:
         self.file = home.state / "hooks.json"
 
     def _state(self) -> dict[str, Any]:
-        try:
-            doc = store.read_json(self.file, "hooks") or {}
-        except Exception:  # a corrupt file was moved aside; start afresh
-            doc = {}
-        doc.pop("schema_version", None)
-        return doc
+        return _read(self.file)
 
     def _save(self, doc: dict[str, Any]) -> None:
         store.write_json(self.file, doc)
@@ -188,10 +185,17 @@ def alive(processes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _read(path: Path) -> dict[str, Any]:
+    """state/hooks.json (a corrupt one is moved aside by store and read as empty)."""
+    try:
+        doc = store.read_json(path, "hooks") or {}
+    except StateCorrupt as e:
+        log.error("%s", e)
+        doc = {}
+    doc.pop("schema_version", None)
+    return doc
+
+
 def tracked(home: Home) -> list[dict[str, Any]]:
     """For `status`: the processes hooks left running, alive now."""
-    try:
-        doc = store.read_json(home.state / "hooks.json", "hooks") or {}
-    except Exception:
-        return []
-    return alive(doc.get("processes", []))
+    return alive(_read(home.state / "hooks.json").get("processes", []))
