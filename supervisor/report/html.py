@@ -247,32 +247,40 @@ def _nights(s: dict[str, Any]) -> str:
     return _bars(rows, "nights", fmt)
 
 
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """A table; the cells are HTML already (escaped by the caller)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def _agents(s: dict[str, Any]) -> str:
     if not s["agents"]:
         return "<p class=muted>No agent ran in this period.</p>"
-    rows = "".join(
-        f"<tr><td>{escape(g['agent'])}</td><td>{escape(g['role'])}</td><td>{g['runs']}</td>"
-        f"<td>{g['tokens']['input']}</td><td>{g['tokens']['cached_input']}</td>"
-        f"<td>{g['tokens']['output']}</td>"
-        f"<td>{_cost(g['cost_usd'])}</td></tr>"
-        for g in s["agents"]
+    return _table(
+        ["agent", "role", "runs", "tokens in", "cached", "out", "cost"],
+        [
+            [
+                escape(g["agent"]),
+                escape(g["role"]),
+                str(g["runs"]),
+                str(g["tokens"]["input"]),
+                str(g["tokens"]["cached_input"]),
+                str(g["tokens"]["output"]),
+                "" if g["cost_usd"] is None else f"${g['cost_usd']:.2f}",
+            ]
+            for g in s["agents"]
+        ],
     )
-    return (
-        "<table><tr><th>agent</th><th>role</th><th>runs</th><th>tokens in</th><th>cached</th>"
-        f"<th>out</th><th>cost</th></tr>{rows}</table>"
-    )
-
-
-def _cost(cost: float | None) -> str:
-    return "" if cost is None else f"${cost:.2f}"
 
 
 def _pulls(s: dict[str, Any]) -> str:
     if not s["pull_requests"]:
         return "<p class=muted>No pull request in this period.</p>"
-    rows = "".join(
-        f"<tr><td>{_a('#' + str(p['number']), p.get('pull'))}</td><td>{escape(p['state'])}</td>"
-        f"<td>{escape(p['item'])}</td></tr>"
-        for p in s["pull_requests"][:500]
+    return _table(
+        ["pull request", "state", "item"],
+        [
+            [_a("#" + str(p["number"]), p.get("pull")), escape(p["state"]), escape(p["item"])]
+            for p in s["pull_requests"][:500]
+        ],
     )
-    return f"<table><tr><th>pull request</th><th>state</th><th>item</th></tr>{rows}</table>"
